@@ -1,0 +1,87 @@
+// The entry points: a reusable Communicator that plans once per tensor layout and then only
+// executes, and a free function that mirrors tensorpack's allreduce_grads_hierarchical.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "meshreduce/algorithm.h"
+#include "meshreduce/bucketing.h"
+#include "meshreduce/schedule.h"
+#include "meshreduce/tensor.h"
+#include "meshreduce/topology.h"
+#include "meshreduce/types.h"
+
+namespace meshreduce {
+
+struct CommunicatorOptions {
+  // The machine. Absent: a flat topology large enough for `devices`.
+  std::optional<Topology> topology;
+  // Topology device id of each participant, in order; empty means every topology device.
+  std::vector<int> devices;
+  // Partition of participant positions (0..K-1) into groups. Empty: the topology's innermost
+  // grouping level restricted to `devices`, or one group when the topology has none.
+  std::vector<std::vector<int>> groups;
+  std::string algorithm = "hierarchical";
+  AlgorithmOptions algorithm_options;
+  BucketingOptions bucketing;
+  int threads = 0;  // worker threads including the caller's; 0 = the machine's hardware threads
+  // Largest number of elements one worker handles at a time; steps are cut into pieces this big
+  // so that a large step spreads over all workers and each piece stays cache-sized.
+  std::int64_t piece_elements = std::int64_t{1} << 16;
+};
+
+// What a call with one tensor layout runs: the buckets and the schedule over them.
+struct Plan {
+  std::vector<TensorSpec> layout;
+  std::vector<Bucket> buckets;
+  Schedule schedule;
+};
+
+class Communicator {
+ public:
+  explicit Communicator(CommunicatorOptions options);
+  ~Communicator();
+  Communicator(Communicator&&) noexcept;
+  Communicator& operator=(Communicator&&) noexcept;
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int size() const noexcept;
+  const CommunicatorOptions& options() const noexcept;
+  const std::vector<std::vector<int>>& groups() const noexcept;
+
+  // In place: grads[k][n] is device k's tensor n; every device ends with the reduction.
+  void allreduce(std::span<const std::vector<TensorView>> grads, ReduceOp op = ReduceOp::sum);
+  // Out of place: outputs[k][n] receives the reduction of inputs[*][n]. An output may be its own
+  // input (in place for that tensor) but must not overlap any other buffer.
+  void allreduce(std::span<const std::vector<ConstTensorView>> inputs,
+                 std::span<const std::vector<TensorView>> outputs, ReduceOp op = ReduceOp::sum);
+
+  // The plan for a layout, built on first use and cached.
+  const Plan& plan(std::span<const TensorSpec> layout, ReduceOp op);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// tensorpack's allreduce_grads_hierarchical(all_grads, devices, average), generalized: any
+// K >= 1; the devices form two groups (the first ceil(K/2) and the rest), or the given groups.
+// With K = 8 the result is bitwise the seed's. In place, or into caller-given outputs.
+void allreduce_grads_hierarchical(std::span<const std::vector<TensorView>> all_grads,
+                                  std::span<const int> devices, bool average = false,
+                                  std::vector<std::vector<int>> groups = {});
+void allreduce_grads_hierarchical(std::span<const std::vector<ConstTensorView>> all_grads,
+                                  std::span<const std::vector<TensorView>> outputs,
+                                  std::span<const int> devices, bool average = false,
+                                  std::vector<std::vector<int>> groups = {});
+
+// The seed's default grouping for K devices: the first ceil(K/2) positions and the rest.
+std::vector<std::vector<int>> halves(int num_devices);
+
+}  // namespace meshreduce

@@ -1,0 +1,39 @@
+// The typed exceptions meshreduce throws. Each message names the device, the tensor and the
+// conflicting values where they apply. The C API maps each type to a status code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace meshreduce {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The caller passed something malformed (wrong shapes, null data, overlapping outputs, ...).
+class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+
+// The request is well formed, but the chosen algorithm or topology cannot serve it.
+class Unsupported : public Error {
+ public:
+  using Error::Error;
+};
+
+// A topology description is inconsistent or cannot be read.
+class TopologyError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A schedule is not a correct allreduce (raised by the verifier and by plan checks).
+class ScheduleError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace meshreduce

@@ -1,0 +1,11 @@
+// Everything a user of meshreduce needs, in one include.
+#pragma once
+
+#include "meshreduce/algorithm.h"
+#include "meshreduce/bucketing.h"
+#include "meshreduce/communicator.h"
+#include "meshreduce/error.h"
+#include "meshreduce/schedule.h"
+#include "meshreduce/tensor.h"
+#include "meshreduce/topology.h"
+#include "meshreduce/types.h"

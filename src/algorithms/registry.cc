@@ -1,0 +1,50 @@
+// The table of algorithms. Adding one means adding a row here and a file beside this one.
+#include <array>
+#include <string>
+
+#include "algorithms/dgx1_hierarchical.h"
+#include "algorithms/hierarchical.h"
+#include "meshreduce/algorithm.h"
+#include "meshreduce/error.h"
+
+namespace meshreduce {
+namespace {
+
+Schedule build_hierarchical_named(const AlgorithmRequest& request) {
+  Schedule schedule = detail::build_hierarchical(request);
+  schedule.algorithm = "hierarchical";
+  return schedule;
+}
+
+constexpr std::array kAlgorithms{
+    Algorithm{"dgx1-hierarchical",
+              "the seed: tensorpack's DGX-1 hierarchical allreduce, bitwise (8 devices, halves 0-3/4-7)",
+              &detail::decline_dgx1_hierarchical, &detail::build_dgx1_hierarchical},
+    Algorithm{"hierarchical",
+              "the seed generalized: per group reduce to a rotating main, combine mains, copy back",
+              &detail::decline_hierarchical, &build_hierarchical_named},
+};
+
+}  // namespace
+
+std::span<const Algorithm> algorithms() { return kAlgorithms; }
+
+const Algorithm& find_algorithm(std::string_view name) {
+  for (const Algorithm& algorithm : kAlgorithms)
+    if (algorithm.name == name) return algorithm;
+  std::string known;
+  for (const Algorithm& algorithm : kAlgorithms) known += " " + std::string(algorithm.name);
+  throw InvalidArgument("unknown algorithm '" + std::string(name) + "' (known:" + known + ")");
+}
+
+Schedule build_schedule(const Algorithm& algorithm, const AlgorithmRequest& request) {
+  if (request.count < 0)
+    throw InvalidArgument("algorithm " + std::string(algorithm.name) + ": element count " +
+                          std::to_string(request.count) + " < 0");
+  if (auto reason = algorithm.decline(request))
+    throw Unsupported("algorithm " + std::string(algorithm.name) + " cannot serve " +
+                      std::to_string(request.num_devices) + " devices: " + *reason);
+  return algorithm.build(request);
+}
+
+}  // namespace meshreduce

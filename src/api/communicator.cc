@@ -1,0 +1,190 @@
+// The Communicator: resolves its options once, plans once per tensor layout, then executes.
+#include "meshreduce/communicator.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "algorithms/hierarchical.h"
+#include "api/validate.h"
+#include "exec/threads/executor.h"
+#include "meshreduce/error.h"
+#include "plan/program.h"
+
+namespace meshreduce {
+namespace {
+
+struct PlanKey {
+  std::vector<TensorSpec> layout;
+  ReduceOp op;
+  bool operator<(const PlanKey& other) const {
+    if (op != other.op) return op < other.op;
+    return std::lexicographical_compare(
+        layout.begin(), layout.end(), other.layout.begin(), other.layout.end(),
+        [](const TensorSpec& a, const TensorSpec& b) {
+          return std::pair(a.count, a.dtype) < std::pair(b.count, b.dtype);
+        });
+  }
+};
+
+struct CachedPlan {
+  Plan plan;
+  detail::Program program;
+  std::unique_ptr<detail::ThreadExecution> execution;
+};
+
+// The innermost grouping level of the topology, restricted to the participants, as positions.
+std::vector<std::vector<int>> groups_from_topology(const Topology& topology, const std::vector<int>& devices) {
+  if (topology.levels.empty()) return {};
+  std::vector<std::vector<int>> groups;
+  for (const auto& group : topology.levels.front().groups) {
+    std::vector<int> positions;
+    for (std::size_t p = 0; p < devices.size(); ++p)
+      if (std::find(group.begin(), group.end(), devices[p]) != group.end()) positions.push_back(static_cast<int>(p));
+    if (!positions.empty()) groups.push_back(std::move(positions));
+  }
+  return groups;
+}
+
+}  // namespace
+
+struct Communicator::Impl {
+  CommunicatorOptions options;
+  Topology topology;
+  std::vector<std::vector<int>> groups;
+  const Algorithm* algorithm = nullptr;
+  detail::ThreadPool pool;
+  std::mutex call_mutex;  // one call at a time: plans own the dependency counters
+  std::map<PlanKey, CachedPlan> plans;
+
+  explicit Impl(CommunicatorOptions opts) : options(std::move(opts)), pool(options.threads) {
+    if (options.topology) {
+      topology = *options.topology;
+    } else {
+      if (options.devices.empty()) throw InvalidArgument("communicator needs a topology or a device list");
+      const int largest = *std::max_element(options.devices.begin(), options.devices.end());
+      if (largest < 0) throw InvalidArgument("device ids must be >= 0, got " + std::to_string(largest));
+      topology = flat_topology(largest + 1);
+    }
+    topology.validate();
+    std::vector<int> known;
+    for (const Device& device : topology.devices) known.push_back(device.id);
+    if (options.devices.empty()) options.devices = known;
+    detail::validate_devices(options.devices, known);
+    const int size = static_cast<int>(options.devices.size());
+    groups = options.groups.empty() ? groups_from_topology(topology, options.devices) : options.groups;
+    AlgorithmRequest whole;
+    whole.num_devices = size;
+    if (auto problem = detail::check_partition(groups.empty() ? detail::effective_groups(whole) : groups, size))
+      throw InvalidArgument("groups are not a partition of the " + std::to_string(size) + " devices: " + *problem);
+    if (options.piece_elements < 1)
+      throw InvalidArgument("piece_elements must be >= 1, got " + std::to_string(options.piece_elements));
+    algorithm = &find_algorithm(options.algorithm);
+  }
+
+  CachedPlan& plan_for(std::span<const TensorSpec> layout, ReduceOp op) {
+    PlanKey key{{layout.begin(), layout.end()}, op};
+    if (auto found = plans.find(key); found != plans.end()) return found->second;
+
+    CachedPlan cached;
+    cached.plan.layout = key.layout;
+    cached.plan.buckets = make_buckets(layout, options.bucketing);
+    std::vector<Schedule> parts;
+    for (const Bucket& bucket : cached.plan.buckets) {
+      AlgorithmRequest request;
+      request.num_devices = static_cast<int>(options.devices.size());
+      request.groups = groups;
+      request.topology = &topology;
+      request.topology_devices = options.devices;
+      request.count = bucket.count;
+      request.dtype = bucket.dtype;
+      request.op = op;
+      request.rotation = bucket.rotation;
+      request.options = options.algorithm_options;
+      parts.push_back(build_schedule(*algorithm, request));
+    }
+    cached.plan.schedule = merge_schedules(std::move(parts));
+    cached.plan.schedule.num_devices = static_cast<int>(options.devices.size());
+    cached.plan.schedule.op = op;
+    if (cached.plan.schedule.algorithm.empty()) cached.plan.schedule.algorithm = std::string(algorithm->name);
+    cached.program = detail::lower_schedule(cached.plan.schedule, cached.plan.buckets, options.piece_elements);
+    auto [it, inserted] = plans.emplace(std::move(key), std::move(cached));
+    it->second.execution = std::make_unique<detail::ThreadExecution>(it->second.program);
+    return it->second;
+  }
+
+  void run(std::span<const std::vector<ConstTensorView>> inputs, std::span<const std::vector<TensorView>> outputs,
+           ReduceOp op) {
+    const auto layout = detail::validate_call(inputs, outputs, static_cast<int>(options.devices.size()));
+    std::lock_guard lock(call_mutex);
+    CachedPlan& cached = plan_for(layout, op);
+    cached.execution->run(pool, {inputs, outputs});
+  }
+};
+
+Communicator::Communicator(CommunicatorOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Communicator::~Communicator() = default;
+Communicator::Communicator(Communicator&&) noexcept = default;
+Communicator& Communicator::operator=(Communicator&&) noexcept = default;
+
+int Communicator::size() const noexcept { return static_cast<int>(impl_->options.devices.size()); }
+const CommunicatorOptions& Communicator::options() const noexcept { return impl_->options; }
+const std::vector<std::vector<int>>& Communicator::groups() const noexcept { return impl_->groups; }
+
+void Communicator::allreduce(std::span<const std::vector<TensorView>> grads, ReduceOp op) {
+  std::vector<std::vector<ConstTensorView>> inputs;
+  inputs.reserve(grads.size());
+  for (const auto& device : grads) inputs.emplace_back(device.begin(), device.end());
+  impl_->run(inputs, grads, op);
+}
+
+void Communicator::allreduce(std::span<const std::vector<ConstTensorView>> inputs,
+                             std::span<const std::vector<TensorView>> outputs, ReduceOp op) {
+  impl_->run(inputs, outputs, op);
+}
+
+const Plan& Communicator::plan(std::span<const TensorSpec> layout, ReduceOp op) {
+  std::lock_guard lock(impl_->call_mutex);
+  return impl_->plan_for(layout, op).plan;
+}
+
+std::vector<std::vector<int>> halves(int num_devices) {
+  if (num_devices < 1) return {};
+  const int first = (num_devices + 1) / 2;
+  std::vector<std::vector<int>> groups(num_devices > 1 ? 2 : 1);
+  for (int p = 0; p < num_devices; ++p) groups[p < first ? 0 : 1].push_back(p);
+  return groups;
+}
+
+namespace {
+
+Communicator seed_communicator(std::span<const int> devices, std::size_t lists,
+                               std::vector<std::vector<int>> groups) {
+  if (devices.size() != lists)
+    throw InvalidArgument("device list has " + std::to_string(devices.size()) + " entries for " +
+                          std::to_string(lists) + " lists of gradients");
+  if (devices.empty()) throw InvalidArgument("allreduce needs at least one device");
+  CommunicatorOptions options;
+  options.devices.assign(devices.begin(), devices.end());
+  options.groups = groups.empty() ? halves(static_cast<int>(devices.size())) : std::move(groups);
+  options.algorithm = "hierarchical";
+  return Communicator(std::move(options));
+}
+
+}  // namespace
+
+void allreduce_grads_hierarchical(std::span<const std::vector<TensorView>> all_grads, std::span<const int> devices,
+                                  bool average, std::vector<std::vector<int>> groups) {
+  seed_communicator(devices, all_grads.size(), std::move(groups))
+      .allreduce(all_grads, average ? ReduceOp::average : ReduceOp::sum);
+}
+
+void allreduce_grads_hierarchical(std::span<const std::vector<ConstTensorView>> all_grads,
+                                  std::span<const std::vector<TensorView>> outputs, std::span<const int> devices,
+                                  bool average, std::vector<std::vector<int>> groups) {
+  seed_communicator(devices, all_grads.size(), std::move(groups))
+      .allreduce(all_grads, outputs, average ? ReduceOp::average : ReduceOp::sum);
+}
+
+}  // namespace meshreduce

@@ -1,0 +1,121 @@
+#include "api/validate.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "meshreduce/error.h"
+
+namespace meshreduce::detail {
+namespace {
+
+std::string where(std::size_t device, std::size_t tensor) {
+  return "tensor " + std::to_string(tensor) + " on device " + std::to_string(device);
+}
+
+struct Range {
+  std::uintptr_t begin = 0;
+  std::uintptr_t end = 0;
+  bool output = false;
+  std::size_t device = 0;
+  std::size_t tensor = 0;
+};
+
+std::string describe(const Range& range) {
+  return std::string(range.output ? "output " : "input ") + where(range.device, range.tensor);
+}
+
+void check_tensor(const ConstTensorView& tensor, const ConstTensorView& reference, const std::string& what,
+                  const std::string& reference_what) {
+  if (tensor.count < 0)
+    throw InvalidArgument(what + " has a negative element count " + std::to_string(tensor.count));
+  if (tensor.count != reference.count)
+    throw InvalidArgument(what + " has " + std::to_string(tensor.count) + " elements, " + reference_what +
+                          " has " + std::to_string(reference.count));
+  if (tensor.dtype != reference.dtype)
+    throw InvalidArgument(what + " is " + std::string(dtype_name(tensor.dtype)) + ", " + reference_what + " is " +
+                          std::string(dtype_name(reference.dtype)));
+  if (tensor.count > 0 && tensor.data == nullptr)
+    throw InvalidArgument(what + " has null data for " + std::to_string(tensor.count) + " elements");
+}
+
+// Outputs must not overlap each other, and an output may overlap an input only when it is
+// exactly that same tensor's input (in place).
+void check_overlaps(std::span<const std::vector<ConstTensorView>> inputs,
+                    std::span<const std::vector<TensorView>> outputs) {
+  std::vector<Range> ranges;
+  for (std::size_t k = 0; k < outputs.size(); ++k)
+    for (std::size_t n = 0; n < outputs[k].size(); ++n) {
+      const TensorView& out = outputs[k][n];
+      const ConstTensorView& in = inputs[k][n];
+      if (out.count == 0) continue;
+      const auto begin = reinterpret_cast<std::uintptr_t>(out.data);
+      ranges.push_back({begin, begin + static_cast<std::uintptr_t>(out.bytes()), true, k, n});
+      if (in.data != out.data) {
+        const auto in_begin = reinterpret_cast<std::uintptr_t>(in.data);
+        ranges.push_back({in_begin, in_begin + static_cast<std::uintptr_t>(in.bytes()), false, k, n});
+      }
+    }
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  // Sweep: remember the output reaching furthest and the input reaching furthest so far.
+  const Range* last_output = nullptr;
+  const Range* last_input = nullptr;
+  for (const Range& range : ranges) {
+    const Range* conflict = nullptr;
+    if (last_output && last_output->end > range.begin) conflict = last_output;
+    else if (range.output && last_input && last_input->end > range.begin) conflict = last_input;
+    if (conflict)
+      throw InvalidArgument(describe(range) + " overlaps " + describe(*conflict) + " (bytes [" +
+                            std::to_string(range.begin) + ", " + std::to_string(range.end) + ") and [" +
+                            std::to_string(conflict->begin) + ", " + std::to_string(conflict->end) + "))");
+    const Range*& furthest = range.output ? last_output : last_input;
+    if (!furthest || range.end > furthest->end) furthest = &range;
+  }
+}
+
+}  // namespace
+
+std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorView>> inputs,
+                                      std::span<const std::vector<TensorView>> outputs, int num_devices) {
+  const auto devices = static_cast<std::size_t>(num_devices);
+  if (inputs.size() != devices)
+    throw InvalidArgument("got " + std::to_string(inputs.size()) + " lists of tensors for " +
+                          std::to_string(num_devices) + " devices");
+  if (outputs.size() != devices)
+    throw InvalidArgument("got " + std::to_string(outputs.size()) + " lists of output tensors for " +
+                          std::to_string(num_devices) + " devices");
+  const std::size_t tensors = inputs.empty() ? 0 : inputs[0].size();
+  for (std::size_t k = 0; k < devices; ++k) {
+    if (inputs[k].size() != tensors)
+      throw InvalidArgument("device " + std::to_string(k) + " has " + std::to_string(inputs[k].size()) +
+                            " tensors, device 0 has " + std::to_string(tensors));
+    if (outputs[k].size() != tensors)
+      throw InvalidArgument("device " + std::to_string(k) + " has " + std::to_string(outputs[k].size()) +
+                            " output tensors for " + std::to_string(tensors) + " input tensors");
+  }
+  std::vector<TensorSpec> layout;
+  for (std::size_t n = 0; n < tensors; ++n) {
+    const ConstTensorView& reference = inputs[0][n];
+    for (std::size_t k = 0; k < devices; ++k) {
+      check_tensor(inputs[k][n], reference, where(k, n), "on device 0");
+      check_tensor(outputs[k][n], inputs[k][n], "output " + where(k, n), "its input");
+    }
+    layout.push_back({reference.count, reference.dtype});
+  }
+  check_overlaps(inputs, outputs);
+  return layout;
+}
+
+void validate_devices(std::span<const int> devices, std::span<const int> known_ids) {
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    if (std::find(known_ids.begin(), known_ids.end(), devices[i]) == known_ids.end())
+      throw InvalidArgument("device list position " + std::to_string(i) + " names device " +
+                            std::to_string(devices[i]) + ", which the topology does not have");
+    for (std::size_t j = 0; j < i; ++j)
+      if (devices[j] == devices[i])
+        throw InvalidArgument("device " + std::to_string(devices[i]) + " appears twice in the device list, at positions " +
+                              std::to_string(j) + " and " + std::to_string(i));
+  }
+}
+
+}  // namespace meshreduce::detail

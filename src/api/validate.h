@@ -1,0 +1,21 @@
+// Internal: checks of a call's arguments, made before anything is written. Each failure throws
+// InvalidArgument naming the device, the tensor and the conflicting values.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "meshreduce/bucketing.h"
+#include "meshreduce/tensor.h"
+
+namespace meshreduce::detail {
+
+// K lists of N tensors, tensor n alike on every device, data present, outputs shaped like the
+// inputs, no output overlapping another output or another tensor's input. Returns the layout.
+std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorView>> inputs,
+                                      std::span<const std::vector<TensorView>> outputs, int num_devices);
+
+// A device list of distinct ids, each present in the topology's id range check `known`.
+void validate_devices(std::span<const int> devices, std::span<const int> known_ids);
+
+}  // namespace meshreduce::detail

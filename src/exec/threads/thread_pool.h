@@ -1,0 +1,38 @@
+// Internal: a fixed set of worker threads that all run one job together with the caller.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace meshreduce::detail {
+
+class ThreadPool {
+ public:
+  // `threads` counts the caller: threads - 1 workers are started. 0 means the hardware threads.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
+  // Runs job(i) for i in 0..size()-1, i = 0 on the calling thread; returns when all returned.
+  void run(const std::function<void(int)>& job);
+
+ private:
+  void work(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(int)>* job_ = nullptr;
+  std::uint64_t generation_ = 0;
+  int running_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace meshreduce::detail

@@ -1,0 +1,84 @@
+#include "plan/program.h"
+
+#include <algorithm>
+#include <string>
+
+#include "meshreduce/error.h"
+
+namespace meshreduce::detail {
+namespace {
+
+// Start offsets of a bucket's pieces within the bucket, plus its end.
+std::vector<std::int64_t> piece_starts(const Bucket& bucket) {
+  std::vector<std::int64_t> starts{0};
+  for (const BucketPiece& piece : bucket.pieces) starts.push_back(starts.back() + piece.count);
+  return starts;
+}
+
+}  // namespace
+
+Program lower_schedule(const Schedule& schedule, const std::vector<Bucket>& buckets, std::int64_t piece_elements) {
+  if (schedule.buffers.size() != buckets.size())
+    throw ScheduleError("schedule has " + std::to_string(schedule.buffers.size()) + " buffers for " +
+                        std::to_string(buckets.size()) + " buckets");
+  if (piece_elements < 1) throw InvalidArgument("piece_elements must be >= 1, got " + std::to_string(piece_elements));
+  std::vector<std::vector<std::int64_t>> starts;
+  for (const Bucket& bucket : buckets) starts.push_back(piece_starts(bucket));
+
+  Program program;
+  program.num_devices = schedule.num_devices;
+  program.op = schedule.op;
+  program.scratch = schedule.scratch;
+  program.steps.resize(schedule.steps.size());
+
+  std::vector<std::int64_t> cuts;
+  for (std::size_t s = 0; s < schedule.steps.size(); ++s) {
+    const Step& step = schedule.steps[s];
+    ProgramStep& lowered = program.steps[s];
+    lowered.deps = static_cast<int>(step.deps.size());
+    for (int dep : step.deps) {
+      if (dep < 0 || static_cast<std::size_t>(dep) >= s)
+        throw ScheduleError("step " + std::to_string(s) + " depends on step " + std::to_string(dep) +
+                            ", which is not an earlier step");
+      program.steps[static_cast<std::size_t>(dep)].dependents.push_back(static_cast<int>(s));
+    }
+    lowered.first_piece = static_cast<int>(program.pieces.size());
+
+    // Cut where any input/output range crosses from one tensor into the next.
+    cuts.assign({0, step.count});
+    for (const auto* refs : {&step.srcs, &step.dsts})
+      for (const BufferRef& ref : *refs) {
+        if (ref.kind == BufferKind::scratch) continue;
+        for (std::int64_t start : starts[static_cast<std::size_t>(ref.buffer)])
+          if (start > ref.offset && start < ref.offset + step.count) cuts.push_back(start - ref.offset);
+      }
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+
+    const DType dtype = step.dsts.empty() ? DType::f32 : schedule.dtype_of(step.dsts.front());
+    for (std::size_t c = 0; c + 1 < cuts.size(); ++c)
+      for (std::int64_t begin = cuts[c]; begin < cuts[c + 1]; begin += piece_elements) {
+        Piece piece{static_cast<int>(s), step.kind, dtype, step.average,
+                    std::min(piece_elements, cuts[c + 1] - begin), static_cast<int>(program.refs.size()),
+                    static_cast<int>(step.srcs.size()), static_cast<int>(step.dsts.size())};
+        for (const auto* refs : {&step.srcs, &step.dsts})
+          for (const BufferRef& ref : *refs) {
+            const std::int64_t at = ref.offset + begin;
+            if (ref.kind == BufferKind::scratch) {
+              program.refs.push_back({ref.device, ref.kind, ref.buffer, at});
+              continue;
+            }
+            const auto& bucket_starts = starts[static_cast<std::size_t>(ref.buffer)];
+            const auto which = static_cast<std::size_t>(
+                std::upper_bound(bucket_starts.begin(), bucket_starts.end(), at) - bucket_starts.begin() - 1);
+            const BucketPiece& target = buckets[static_cast<std::size_t>(ref.buffer)].pieces[which];
+            program.refs.push_back({ref.device, ref.kind, target.tensor, target.tensor_offset + at - bucket_starts[which]});
+          }
+        program.pieces.push_back(piece);
+      }
+    lowered.pieces = static_cast<int>(program.pieces.size()) - lowered.first_piece;
+  }
+  return program;
+}
+
+}  // namespace meshreduce::detail

@@ -9,3 +9,4 @@
 #include "meshreduce/tensor.h"
 #include "meshreduce/topology.h"
 #include "meshreduce/types.h"
+#include "meshreduce/workload.h"

@@ -1,0 +1,221 @@
+#include "cli_common.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "core/half.h"
+#include "embedded_workloads.h"
+#include "meshreduce/error.h"
+
+namespace meshreduce::cli {
+
+void add_job_flags(CLI::App& command, JobOptions& job) {
+  command.add_option("--topology", job.topology, "topology preset or JSON file")->capture_default_str();
+  command.add_option("--devices,-k", job.devices, "number of devices (0: all of the topology)")->capture_default_str();
+  command.add_option("--groups", job.groups, "consecutive group sizes, e.g. 4,4 or 3,1,4 (default: the topology's)");
+  command.add_option("--dtype,-d", job.dtype, "f32 f64 f16 bf16 i32 i64")->capture_default_str();
+  command.add_option("--op,-o", job.op, "sum average min max")->capture_default_str();
+  command.add_option("--bucketing", job.bucketing, "none (one bucket per tensor), fused, packer (the seed's)")
+      ->check(CLI::IsMember({"none", "fused", "packer"}))->capture_default_str();
+  command.add_option("--fuse-mib", job.fuse_mib, "bucket size for --bucketing fused, MiB")->capture_default_str();
+  command.add_option("--chunk-elements", job.chunk_elements, "pipelining chunk (0: the algorithm's choice)")
+      ->capture_default_str();
+  command.add_option("--threads,-t", job.threads, "worker threads (0: all hardware threads)")->capture_default_str();
+}
+
+CommunicatorOptions communicator_options(const JobOptions& job, const std::string& algorithm) {
+  CommunicatorOptions options;
+  options.topology = topology_preset(job.topology);
+  const int available = options.topology->size();
+  if (job.devices < 0 || job.devices > available)
+    throw InvalidArgument("--devices " + std::to_string(job.devices) + ": topology " + options.topology->name +
+                          " has " + std::to_string(available) + " devices");
+  const int devices = job.devices == 0 ? available : job.devices;
+  for (int i = 0; i < devices; ++i) options.devices.push_back(options.topology->devices[static_cast<std::size_t>(i)].id);
+  if (!job.groups.empty()) {
+    int next = 0;
+    std::stringstream sizes(job.groups);
+    for (std::string size; std::getline(sizes, size, ',');) {
+      const int count = std::stoi(size);
+      if (count < 1) throw InvalidArgument("--groups: group size " + size + " < 1");
+      std::vector<int> group;
+      for (int i = 0; i < count; ++i) group.push_back(next++);
+      options.groups.push_back(std::move(group));
+    }
+    if (next != devices)
+      throw InvalidArgument("--groups " + job.groups + " covers " + std::to_string(next) + " devices, not " +
+                            std::to_string(devices));
+  }
+  options.algorithm = algorithm;
+  options.algorithm_options.chunk_elements = job.chunk_elements;
+  options.threads = job.threads;
+  if (job.bucketing == "fused") options.bucketing.mode = BucketingMode::fused;
+  if (job.bucketing == "packer") options.bucketing.mode = BucketingMode::seed_packer;
+  options.bucketing.fuse_bytes = job.fuse_mib << 20;
+  return options;
+}
+
+std::string describe_groups(const std::vector<std::vector<int>>& groups) {
+  std::string text;
+  for (const auto& group : groups) {
+    if (!text.empty()) text += " | ";
+    text += group.size() > 2 && group.back() - group.front() + 1 == static_cast<int>(group.size())
+                ? std::to_string(group.front()) + "-" + std::to_string(group.back())
+                : [&] {
+                    std::string list;
+                    for (int d : group) list += (list.empty() ? "" : ",") + std::to_string(d);
+                    return list;
+                  }();
+  }
+  return text.empty() ? "one group" : text;
+}
+
+std::vector<std::string> embedded_workload_names() {
+  std::vector<std::string> names;
+  for (const EmbeddedWorkload& workload : embedded_workloads()) names.emplace_back(workload.name);
+  return names;
+}
+
+Workload resolve_workload(const std::string& spec) {
+  for (const EmbeddedWorkload& workload : embedded_workloads())
+    if (workload.name == spec) return parse_workload(workload.text, std::string(workload.name));
+  if (std::filesystem::exists(spec)) return load_workload_file(spec);
+  std::string known;
+  for (const auto& name : embedded_workload_names()) known += " " + name;
+  throw InvalidArgument("workload '" + spec + "' is neither a known name (" + known.substr(1) + ") nor a file");
+}
+
+namespace {
+
+constexpr std::size_t kAlign = 64;
+
+std::size_t padded_bytes(const TensorSpec& spec) {
+  const std::size_t bytes = static_cast<std::size_t>(spec.count) * dtype_size(spec.dtype);
+  return (bytes + kAlign - 1) / kAlign * kAlign;
+}
+
+void store(DType dtype, void* base, std::int64_t i, double v) {
+  switch (dtype) {
+    case DType::f32: static_cast<float*>(base)[i] = static_cast<float>(v); break;
+    case DType::f64: static_cast<double*>(base)[i] = v; break;
+    case DType::f16: static_cast<std::uint16_t*>(base)[i] = detail::f32_to_f16(static_cast<float>(v)); break;
+    case DType::bf16: static_cast<std::uint16_t*>(base)[i] = detail::f32_to_bf16(static_cast<float>(v)); break;
+    case DType::i32: static_cast<std::int32_t*>(base)[i] = static_cast<std::int32_t>(v); break;
+    case DType::i64: static_cast<std::int64_t*>(base)[i] = static_cast<std::int64_t>(v); break;
+  }
+}
+
+// The reduction of the K small-integer inputs, computed plainly, then averaged the way
+// types.h defines it, stored in the tensor's dtype.
+void expected(DType dtype, ReduceOp op, int devices, std::int64_t combined, void* out) {
+  const bool average = op == ReduceOp::average;
+  switch (dtype) {
+    case DType::f32: {
+      float v = static_cast<float>(combined);
+      if (average) v *= static_cast<float>(1.0 / devices);
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+    case DType::f64: {
+      double v = static_cast<double>(combined);
+      if (average) v *= 1.0 / devices;
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+    case DType::f16: case DType::bf16: {
+      float v = static_cast<float>(combined);
+      if (average) v *= static_cast<float>(1.0 / devices);
+      const std::uint16_t bits = dtype == DType::f16 ? detail::f32_to_f16(v) : detail::f32_to_bf16(v);
+      std::memcpy(out, &bits, sizeof bits);
+      break;
+    }
+    case DType::i32: {
+      const auto v = static_cast<std::int32_t>(average ? combined / devices : combined);
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+    case DType::i64: {
+      const std::int64_t v = average ? combined / devices : combined;
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+TestBuffers::TestBuffers(int devices, std::span<const TensorSpec> layout, bool in_place)
+    : devices_(devices), layout_(layout.begin(), layout.end()) {
+  std::size_t arena = 0;
+  for (const TensorSpec& spec : layout_) {
+    arena += padded_bytes(spec);
+    bytes_per_device_ += spec.count * static_cast<std::int64_t>(dtype_size(spec.dtype));
+  }
+  const auto new_arena = [&] {
+    auto& memory = arenas_.emplace_back(std::make_unique<std::byte[]>(arena + kAlign));  // zeroed: pages touched now
+    const auto address = reinterpret_cast<std::uintptr_t>(memory.get());
+    return memory.get() + (kAlign - address % kAlign) % kAlign;
+  };
+  for (int k = 0; k < devices; ++k) {
+    std::byte* in_base = new_arena();
+    std::byte* out_base = in_place ? in_base : new_arena();
+    auto& ins = inputs_.emplace_back();
+    auto& outs = outputs_.emplace_back();
+    std::size_t offset = 0;
+    for (const TensorSpec& spec : layout_) {
+      ins.emplace_back(in_base + offset, spec.count, spec.dtype);
+      outs.emplace_back(out_base + offset, spec.count, spec.dtype);
+      offset += padded_bytes(spec);
+    }
+  }
+  reset_inputs();
+}
+
+int TestBuffers::value(int device, int tensor, std::int64_t element) {
+  return static_cast<int>((device * 7 + tensor * 3 + element) % 9) - 4;
+}
+
+void TestBuffers::reset_inputs() {
+  for (int k = 0; k < devices_; ++k)
+    for (std::size_t n = 0; n < layout_.size(); ++n) {
+      void* base = const_cast<void*>(inputs_[static_cast<std::size_t>(k)][n].data);
+      for (std::int64_t i = 0; i < layout_[n].count; ++i) store(layout_[n].dtype, base, i, value(k, static_cast<int>(n), i));
+    }
+}
+
+std::int64_t TestBuffers::count_wrong(ReduceOp op) const {
+  std::int64_t wrong = 0;
+  std::byte want[8];
+  for (std::size_t n = 0; n < layout_.size(); ++n) {
+    const std::size_t size = dtype_size(layout_[n].dtype);
+    for (std::int64_t i = 0; i < layout_[n].count; ++i) {
+      std::int64_t combined = value(0, static_cast<int>(n), i);
+      for (int k = 1; k < devices_; ++k) {
+        const int v = value(k, static_cast<int>(n), i);
+        combined = op == ReduceOp::min ? std::min<std::int64_t>(combined, v)
+                 : op == ReduceOp::max ? std::max<std::int64_t>(combined, v)
+                                       : combined + v;
+      }
+      expected(layout_[n].dtype, op, devices_, combined, want);
+      for (int k = 0; k < devices_; ++k) {
+        const auto* got = static_cast<const std::byte*>(outputs_[static_cast<std::size_t>(k)][n].data) + i * static_cast<std::int64_t>(size);
+        if (std::memcmp(got, want, size) != 0) ++wrong;
+      }
+    }
+  }
+  return wrong;
+}
+
+double algbw_gbps(std::int64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0; }
+double busbw_gbps(std::int64_t bytes, double seconds, int devices) {
+  return devices > 0 ? algbw_gbps(bytes, seconds) * 2.0 * (devices - 1) / devices : 0;
+}
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t mid = values.size() / 2;
+  return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+}  // namespace meshreduce::cli

@@ -1,0 +1,12 @@
+// Each subcommand of the meshreduce CLI lives in its own cmd_<name>.cc and registers itself on
+// the app with add_<name>_command. The callbacks throw meshreduce::Error on failure; main()
+// prints the message and exits non-zero.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace meshreduce::cli {
+
+void add_run_command(CLI::App& app);
+
+}  // namespace meshreduce::cli

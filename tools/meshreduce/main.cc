@@ -1,0 +1,22 @@
+// meshreduce: the command-line tool. `meshreduce` alone runs `meshreduce run`.
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "meshreduce/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"meshreduce: topology-aware allreduce (plan, verify, simulate, run, benchmark)"};
+  app.require_subcommand(0, 1);
+  meshreduce::cli::add_run_command(app);
+  try {
+    app.parse(argc, argv);
+    if (app.get_subcommands().empty()) app.get_subcommand("run")->parse(std::vector<std::string>{});
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "meshreduce: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -10,6 +10,7 @@
 #include "api/validate.h"
 #include "exec/threads/executor.h"
 #include "meshreduce/error.h"
+#include "plan/planner.h"
 #include "plan/program.h"
 
 namespace meshreduce {
@@ -80,37 +81,63 @@ struct Communicator::Impl {
       throw InvalidArgument("groups are not a partition of the " + std::to_string(size) + " devices: " + *problem);
     if (options.piece_elements < 1)
       throw InvalidArgument("piece_elements must be >= 1, got " + std::to_string(options.piece_elements));
-    algorithm = &find_algorithm(options.algorithm);
+    if (options.algorithm != kAuto) algorithm = &find_algorithm(options.algorithm);
+  }
+
+  static constexpr std::string_view kAuto = "auto";
+
+  // The named algorithm, or the planner's pick for this bucket's size and dtype (memoized: a
+  // layout has far fewer distinct sizes than buckets).
+  BucketChoice choose(const AlgorithmRequest& request, std::map<std::pair<std::int64_t, DType>, BucketChoice>& memo) {
+    if (algorithm != nullptr) return {std::string(algorithm->name), 0};
+    const auto key = std::pair(request.count, request.dtype);
+    if (auto found = memo.find(key); found != memo.end()) return found->second;
+    const auto choice = detail::choose_algorithm(request, topology, options.devices, options.simulation);
+    return memo[key] = {std::string(choice.algorithm->name), choice.predicted_s};
+  }
+
+  AlgorithmRequest request_for(const Bucket& bucket, ReduceOp op) const {
+    AlgorithmRequest request;
+    request.num_devices = static_cast<int>(options.devices.size());
+    request.groups = groups;
+    request.topology = &topology;
+    request.topology_devices = options.devices;
+    request.count = bucket.count;
+    request.dtype = bucket.dtype;
+    request.op = op;
+    request.rotation = bucket.rotation;
+    request.options = options.algorithm_options;
+    return request;
   }
 
   CachedPlan& plan_for(std::span<const TensorSpec> layout, ReduceOp op) {
     PlanKey key{{layout.begin(), layout.end()}, op};
     if (auto found = plans.find(key); found != plans.end()) return found->second;
 
+    // A named algorithm that cannot serve these devices says so even for a call with no data.
+    if (algorithm != nullptr) {
+      AlgorithmRequest probe = request_for({}, op);
+      if (auto reason = algorithm->decline(probe))
+        throw Unsupported("algorithm " + std::string(algorithm->name) + " cannot serve " +
+                          std::to_string(probe.num_devices) + " devices: " + *reason);
+    }
     CachedPlan cached;
     cached.plan.layout = key.layout;
     cached.plan.buckets = make_buckets(layout, options.bucketing);
     std::vector<Schedule> parts;
+    std::map<std::pair<std::int64_t, DType>, BucketChoice> memo;
     for (const Bucket& bucket : cached.plan.buckets) {
-      AlgorithmRequest request;
-      request.num_devices = static_cast<int>(options.devices.size());
-      request.groups = groups;
-      request.topology = &topology;
-      request.topology_devices = options.devices;
-      request.count = bucket.count;
-      request.dtype = bucket.dtype;
-      request.op = op;
-      request.rotation = bucket.rotation;
-      request.options = options.algorithm_options;
-      parts.push_back(build_schedule(*algorithm, request));
+      const AlgorithmRequest request = request_for(bucket, op);
+      cached.plan.choices.push_back(choose(request, memo));
+      parts.push_back(build_schedule(find_algorithm(cached.plan.choices.back().algorithm), request));
     }
     cached.plan.schedule = merge_schedules(std::move(parts));
     cached.plan.schedule.num_devices = static_cast<int>(options.devices.size());
     cached.plan.schedule.op = op;
-    if (cached.plan.schedule.algorithm.empty()) cached.plan.schedule.algorithm = std::string(algorithm->name);
+    if (cached.plan.schedule.algorithm.empty()) cached.plan.schedule.algorithm = options.algorithm;
     cached.program = detail::lower_schedule(cached.plan.schedule, cached.plan.buckets, options.piece_elements);
     auto [it, inserted] = plans.emplace(std::move(key), std::move(cached));
-    it->second.execution = std::make_unique<detail::ThreadExecution>(it->second.program);
+    it->second.execution = std::make_unique<detail::ThreadExecution>(it->second.program, pool.size());
     return it->second;
   }
 

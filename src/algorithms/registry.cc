@@ -3,7 +3,13 @@
 #include <string>
 
 #include "algorithms/dgx1_hierarchical.h"
+#include "algorithms/direct.h"
+#include "algorithms/halving_doubling.h"
 #include "algorithms/hierarchical.h"
+#include "algorithms/hierarchical_rs.h"
+#include "algorithms/multiring.h"
+#include "algorithms/ring.h"
+#include "algorithms/tree.h"
 #include "meshreduce/algorithm.h"
 #include "meshreduce/error.h"
 
@@ -23,6 +29,20 @@ constexpr std::array kAlgorithms{
     Algorithm{"hierarchical",
               "the seed generalized: per group reduce to a rotating main, combine mains, copy back",
               &detail::decline_hierarchical, &build_hierarchical_named},
+    Algorithm{"ring", "reduce-scatter then allgather around a ring, chunked and pipelined; bandwidth-optimal",
+              &detail::decline_ring, &detail::build_ring},
+    Algorithm{"hierarchical-rs",
+              "reduce-scatter in each group, allreduce of each slice across groups (and levels), allgather in each group",
+              &detail::decline_hierarchical_rs, &detail::build_hierarchical_rs},
+    Algorithm{"tree", "double binary tree: half the data up and down each of two trees, pipelined by chunks",
+              &detail::decline_tree, &detail::build_tree},
+    Algorithm{"halving-doubling",
+              "Rabenseifner: recursive-halving reduce-scatter, recursive-doubling allgather, fold for non-powers of 2",
+              &detail::decline_halving_doubling, &detail::build_halving_doubling},
+    Algorithm{"direct", "every device reduces 1/K of the data from all inputs and writes it to all outputs",
+              &detail::decline_direct, &detail::build_direct},
+    Algorithm{"multiring", "rings on every edge-disjoint Hamiltonian cycle of the topology's links, both directions",
+              &detail::decline_multiring, &detail::build_multiring},
 };
 
 }  // namespace

@@ -1,8 +1,22 @@
 // Internal: the element-wise kernels one piece of a step runs on host memory.
+//
+// The kernels are SIMD (Google Highway), compiled for several instruction sets and picked at run
+// time for the CPU (kernel_target() names the one in use). Every target gives the same bits as
+// the plain scalar definition, on every input:
+//   - sources are combined strictly left to right per element: ((s0 op s1) op s2) ...;
+//   - f16/bf16 are loaded to f32, accumulated in f32 and rounded to nearest even once, when
+//     stored (core/half.h's f32_to_f16 / f32_to_bf16, NaN kept quiet);
+//   - integer sums wrap around (two's complement);
+//   - min is `b < a ? b : a` and max `a < b ? b : a` with a the running value and b the next
+//     source: a NaN already held is kept, a NaN in a later source is skipped;
+//   - average multiplies by (A)(1.0 / K) for floating types and divides by K, truncating toward
+//     zero, for integer types.
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <string_view>
+#include <vector>
 
 #include "meshreduce/schedule.h"
 #include "meshreduce/types.h"
@@ -18,10 +32,28 @@ struct KernelArgs {
   std::int64_t count = 0;
   std::span<const void* const> srcs;
   std::span<void* const> dsts;
+  // Non-temporal stores: the destinations bypass the caches. Worth it when the output is not
+  // read again soon and the call's outputs together are much larger than the caches (the final
+  // copies of a large allreduce: +10-35% at 64 MiB); 4x slower for output that would have stayed
+  // in cache. Used when all destinations share one alignment; ignored otherwise.
+  bool stream = false;
 };
 
 // Runs one piece. A destination may be exactly a source; every element is read from all sources
-// before it is stored, and sources are combined strictly left to right.
+// before it is stored, and sources are combined strictly left to right. All destinations are
+// written in the same pass over the sources. Allocates nothing, takes no lock.
 void run_kernel(const KernelArgs& args);
+
+// Names of the SIMD targets compiled in that this CPU can run, best first (e.g. "AVX3", "AVX2",
+// "SSE4", "EMU128"; EMU128 is the portable fallback).
+std::vector<std::string_view> kernel_targets();
+
+// The target run_kernel uses now.
+std::string_view kernel_target();
+
+// For tests and benchmarks: make run_kernel use the named target from kernel_targets(), or the
+// best one again when `name` is empty. Returns false (and changes nothing) for an unknown name.
+// Process-wide and not thread-safe: call it while no kernel runs.
+bool force_kernel_target(std::string_view name);
 
 }  // namespace meshreduce::detail

@@ -12,6 +12,7 @@
 #include "meshreduce/algorithm.h"
 #include "meshreduce/bucketing.h"
 #include "meshreduce/schedule.h"
+#include "meshreduce/simulator.h"
 #include "meshreduce/tensor.h"
 #include "meshreduce/topology.h"
 #include "meshreduce/types.h"
@@ -26,8 +27,13 @@ struct CommunicatorOptions {
   // Partition of participant positions (0..K-1) into groups. Empty: the topology's innermost
   // grouping level restricted to `devices`, or one group when the topology has none.
   std::vector<std::vector<int>> groups;
+  // An algorithm name, or "auto": per bucket size, the algorithm the simulator predicts fastest
+  // on `topology` (see Plan::choices).
   std::string algorithm = "hierarchical";
   AlgorithmOptions algorithm_options;
+  // The cost model "auto" plans with. FIFO link sharing: a link serves transfers in the order
+  // they became ready, as one NCCL channel does, so pipelined chunks overlap as on hardware.
+  SimulationOptions simulation{.sharing = LinkSharing::fifo};
   BucketingOptions bucketing;
   int threads = 0;  // worker threads including the caller's; 0 = the machine's hardware threads
   // Largest number of elements one worker handles at a time; steps are cut into pieces this big
@@ -35,10 +41,18 @@ struct CommunicatorOptions {
   std::int64_t piece_elements = std::int64_t{1} << 16;
 };
 
-// What a call with one tensor layout runs: the buckets and the schedule over them.
+// Which algorithm serves a bucket, and, when the planner chose it, its predicted time.
+struct BucketChoice {
+  std::string algorithm;
+  double predicted_s = 0;  // 0 when the algorithm was named, not chosen
+};
+
+// What a call with one tensor layout runs: the buckets, the algorithm of each, and the
+// schedule over them all.
 struct Plan {
   std::vector<TensorSpec> layout;
   std::vector<Bucket> buckets;
+  std::vector<BucketChoice> choices;  // per bucket
   Schedule schedule;
 };
 

@@ -86,4 +86,18 @@ struct TrafficSummary {
 };
 TrafficSummary summarize_traffic(const Schedule& schedule);
 
+// Bytes moved from device a to device b (a != b), for every pair that moves any: the schedule's
+// demand on the machine, before routing onto links.
+struct PairTraffic {
+  int from = 0;
+  int to = 0;
+  std::int64_t bytes = 0;
+};
+std::vector<PairTraffic> pair_traffic(const Schedule& schedule);
+
+// JSON form of a schedule (documented in docs/schedule-format.md); parse errors throw
+// ScheduleError naming the step and the field.
+std::string schedule_to_json(const Schedule& schedule, int indent = 1);
+Schedule schedule_from_json(const std::string& text);
+
 }  // namespace meshreduce

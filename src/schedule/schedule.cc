@@ -1,5 +1,6 @@
 #include "meshreduce/schedule.h"
 
+#include <map>
 #include <string>
 
 #include "meshreduce/error.h"
@@ -67,29 +68,44 @@ Schedule merge_schedules(std::vector<Schedule> parts) {
   return merged;
 }
 
+namespace {
+
+// Calls visit(from, to, bytes) for every transfer a step makes (see Step::device).
+template <typename Visit>
+void for_each_transfer(const Schedule& schedule, const Step& step, Visit&& visit) {
+  for (const BufferRef& src : step.srcs)
+    if (src.device != step.device)
+      visit(src.device, step.device, step.count * static_cast<std::int64_t>(dtype_size(schedule.dtype_of(src))));
+  for (const BufferRef& dst : step.dsts)
+    if (dst.device != step.device)
+      visit(step.device, dst.device, step.count * static_cast<std::int64_t>(dtype_size(schedule.dtype_of(dst))));
+}
+
+}  // namespace
+
+std::vector<PairTraffic> pair_traffic(const Schedule& schedule) {
+  std::map<std::pair<int, int>, std::int64_t> bytes;
+  for (const Step& step : schedule.steps)
+    for_each_transfer(schedule, step, [&](int from, int to, std::int64_t n) { bytes[{from, to}] += n; });
+  std::vector<PairTraffic> pairs;
+  for (const auto& [pair, n] : bytes) pairs.push_back({pair.first, pair.second, n});
+  return pairs;
+}
+
 TrafficSummary summarize_traffic(const Schedule& schedule) {
   const auto devices = static_cast<std::size_t>(schedule.num_devices);
   TrafficSummary summary{std::vector<std::int64_t>(devices), std::vector<std::int64_t>(devices),
                          std::vector<std::int64_t>(devices), 0};
   for (const Step& step : schedule.steps) {
     ++summary.steps;
-    const auto here = static_cast<std::size_t>(step.device);
-    for (const BufferRef& src : step.srcs) {
-      const std::int64_t bytes =
-          step.count * static_cast<std::int64_t>(dtype_size(schedule.dtype_of(src)));
-      if (step.kind == StepKind::reduce) summary.bytes_reduced[here] += bytes;
-      if (src.device != step.device) {
-        summary.bytes_sent[static_cast<std::size_t>(src.device)] += bytes;
-        summary.bytes_received[here] += bytes;
-      }
-    }
-    for (const BufferRef& dst : step.dsts) {
-      if (dst.device == step.device) continue;
-      const std::int64_t bytes =
-          step.count * static_cast<std::int64_t>(dtype_size(schedule.dtype_of(dst)));
-      summary.bytes_sent[here] += bytes;
-      summary.bytes_received[static_cast<std::size_t>(dst.device)] += bytes;
-    }
+    if (step.kind == StepKind::reduce)
+      for (const BufferRef& src : step.srcs)
+        summary.bytes_reduced[static_cast<std::size_t>(step.device)] +=
+            step.count * static_cast<std::int64_t>(dtype_size(schedule.dtype_of(src)));
+    for_each_transfer(schedule, step, [&](int from, int to, std::int64_t bytes) {
+      summary.bytes_sent[static_cast<std::size_t>(from)] += bytes;
+      summary.bytes_received[static_cast<std::size_t>(to)] += bytes;
+    });
   }
   return summary;
 }

@@ -21,33 +21,44 @@ struct CallBuffers {
   std::span<const std::vector<TensorView>> outputs;
 };
 
-// Everything a Program needs between calls: its scratch memory (allocated and touched once, so
-// calls never pay page faults) and the dependency counters, sized once.
+// Everything a Program needs between calls, sized once so that a call allocates nothing: its
+// scratch memory (allocated and touched once, so calls never pay page faults), dependency
+// counters, the ready queue and each worker's pointer lists.
 class ThreadExecution {
  public:
-  explicit ThreadExecution(const Program& program);
-  // Runs the program on `pool`; honours every dependency. One call at a time.
+  ThreadExecution(const Program& program, int threads);
+  // Runs the program, honouring every dependency. One call at a time. Small programs run on
+  // the calling thread alone: waking workers would cost more than the work.
   void run(ThreadPool& pool, const CallBuffers& buffers);
 
+  // Programs that move fewer bytes than this run inline on the caller.
+  static constexpr std::int64_t kInlineBytes = std::int64_t{64} << 10;
+
  private:
-  void worker(const CallBuffers& buffers);
-  void finish_piece(int piece);
-  // Queue a step's pieces, or, when it has none, add it to `completed`. Caller holds mutex_.
-  void make_ready(int step, std::vector<int>& completed);
-  // Count `completed` steps as done and release their dependents. Caller holds mutex_.
-  void complete_steps(std::vector<int>& completed);
+  void worker(int index, const CallBuffers& buffers);
+  bool take(std::size_t& piece);  // false when every step is done
+  void run_piece(int index, std::size_t piece, const CallBuffers& buffers);
+  void finish_piece(std::size_t piece);
+  // Queue the pieces of newly ready steps; steps without pieces complete at once. Holds produce_.
+  void release(int step);
   std::byte* address(const CallBuffers& buffers, const PhysicalRef& ref, std::size_t element) const;
 
   const Program& program_;
+  std::int64_t bytes_moved_ = 0;
   std::vector<std::unique_ptr<std::byte[]>> scratch_;
   std::unique_ptr<std::atomic<int>[]> deps_left_;
   std::unique_ptr<std::atomic<int>[]> pieces_left_;
-  std::vector<int> queue_;  // each piece is queued exactly once per call: a fixed-size FIFO
-  std::size_t head_ = 0;
-  std::size_t tail_ = 0;
-  std::size_t steps_done_ = 0;
-  std::mutex mutex_;
-  std::condition_variable ready_;
+  std::vector<std::vector<const void*>> sources_;       // per worker
+  std::vector<std::vector<void*>> destinations_;        // per worker
+  std::vector<int> pending_;                            // steps completing, under produce_
+  std::vector<std::size_t> queue_;  // each piece is queued exactly once per call: fixed-size FIFO
+  std::atomic<std::size_t> head_{0};
+  std::atomic<std::size_t> tail_{0};
+  std::atomic<std::size_t> steps_done_{0};
+  std::atomic<int> sleepers_{0};
+  std::mutex produce_;
+  std::mutex park_;
+  std::condition_variable wake_;
 };
 
 }  // namespace meshreduce::detail

@@ -1,0 +1,19 @@
+// Internal: the planner behind algorithm "auto". It asks the simulator how long each algorithm
+// that accepts a request takes on the topology and takes the fastest.
+#pragma once
+
+#include "meshreduce/algorithm.h"
+#include "meshreduce/simulator.h"
+
+namespace meshreduce::detail {
+
+struct AlgorithmChoice {
+  const Algorithm* algorithm = nullptr;
+  double predicted_s = 0;
+};
+
+// Throws Unsupported when no algorithm accepts the request.
+AlgorithmChoice choose_algorithm(const AlgorithmRequest& request, const Topology& topology,
+                                 const std::vector<int>& devices, const SimulationOptions& options);
+
+}  // namespace meshreduce::detail

@@ -207,6 +207,24 @@ std::int64_t TestBuffers::count_wrong(ReduceOp op) const {
   return wrong;
 }
 
+std::int64_t parse_size(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw InvalidArgument("size '" + text + "' is not a number");
+  }
+  const std::string suffix = text.substr(used);
+  double scale = 1;
+  if (suffix == "K" || suffix == "KiB") scale = 1 << 10;
+  else if (suffix == "M" || suffix == "MiB") scale = 1 << 20;
+  else if (suffix == "G" || suffix == "GiB") scale = 1 << 30;
+  else if (!suffix.empty() && suffix != "B") throw InvalidArgument("size '" + text + "': unknown suffix '" + suffix + "'");
+  if (value < 0) throw InvalidArgument("size '" + text + "' is negative");
+  return static_cast<std::int64_t>(value * scale);
+}
+
 double algbw_gbps(std::int64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0; }
 double busbw_gbps(std::int64_t bytes, double seconds, int devices) {
   return devices > 0 ? algbw_gbps(bytes, seconds) * 2.0 * (devices - 1) / devices : 0;

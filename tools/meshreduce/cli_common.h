@@ -57,6 +57,9 @@ class TestBuffers {
   std::vector<std::vector<TensorView>> outputs_;
 };
 
+// "4K", "256M", "1G", "512" -> bytes; throws InvalidArgument on an unknown suffix.
+std::int64_t parse_size(const std::string& text);
+
 // nccl-tests' figures for an allreduce of `bytes` per device over `devices` in `seconds`.
 double algbw_gbps(std::int64_t bytes, double seconds);
 double busbw_gbps(std::int64_t bytes, double seconds, int devices);

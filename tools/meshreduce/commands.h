@@ -8,5 +8,9 @@
 namespace meshreduce::cli {
 
 void add_run_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
+void add_simulate_command(CLI::App& app);
 
 }  // namespace meshreduce::cli

@@ -31,9 +31,10 @@ struct CommunicatorOptions {
   // on `topology` (see Plan::choices).
   std::string algorithm = "hierarchical";
   AlgorithmOptions algorithm_options;
-  // The cost model "auto" plans with. FIFO link sharing: a link serves transfers in the order
-  // they became ready, as one NCCL channel does, so pipelined chunks overlap as on hardware.
-  SimulationOptions simulation{.sharing = LinkSharing::fifo};
+  // The cost model "auto" plans with. Fair link sharing by default: FIFO sharing (a link serves
+  // transfers in the order they became ready, as one NCCL channel does) models pipelining better
+  // but simulates slowly when thousands of steps are in flight.
+  SimulationOptions simulation;
   BucketingOptions bucketing;
   int threads = 0;  // worker threads including the caller's; 0 = the machine's hardware threads
   // Largest number of elements one worker handles at a time; steps are cut into pieces this big

@@ -17,7 +17,7 @@ struct SimulateOptions {
   std::string workload = "resnet50";
   std::vector<std::string> sizes;
   std::string trace_path;
-  std::string sharing = "fifo";
+  std::string sharing = "fair";
 };
 
 struct Layout {
@@ -91,7 +91,7 @@ void add_simulate_command(CLI::App& app) {
   command->add_option("--algorithm,-a", options->algorithm, "algorithm name, 'auto', or 'all'")->capture_default_str();
   command->add_option("--workload,-w", options->workload, "embedded workload name or TSV file")->capture_default_str();
   command->add_option("--sizes", options->sizes, "instead of a workload: one tensor of each size (e.g. 1M 16M 256M)");
-  command->add_option("--sharing", options->sharing, "link sharing: fifo (in order of readiness) or fair")
+  command->add_option("--sharing", options->sharing, "link sharing: fair (max-min) or fifo (in order of readiness; slower to simulate)")
       ->check(CLI::IsMember({"fifo", "fair"}))->capture_default_str();
   command->add_option("--trace", options->trace_path, "write the Chrome trace timeline of one algorithm to this file");
   command->callback([options] {

@@ -162,8 +162,11 @@ bool serves(const Algorithm& algorithm, int devices, const std::string& shape, c
   return !algorithm.decline(request);
 }
 
+// Whole-chunk runs stream every final output (non-temporal stores from 0 bytes on), so both
+// store paths see every algorithm, dtype and alignment.
 CommunicatorOptions options_for(const SweepCase& c, std::int64_t chunk) {
   CommunicatorOptions options;
+  options.stream_min_bytes = chunk == 0 || chunk == 1000 ? 0 : -1;
   options.topology = flat_topology(c.devices);
   options.groups = make_groups(c.shape, c.devices);
   options.algorithm = c.algorithm;

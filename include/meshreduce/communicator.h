@@ -40,6 +40,13 @@ struct CommunicatorOptions {
   // Largest number of elements one worker handles at a time; steps are cut into pieces this big
   // so that a large step spreads over all workers and each piece stays cache-sized.
   std::int64_t piece_elements = std::int64_t{1} << 16;
+  // Bind worker thread i to core i (hwloc; the caller's thread is never moved). Off when the
+  // application places its own threads, or shares the cores with other busy processes.
+  bool pin_threads = true;
+  // Non-temporal stores for the final outputs of calls whose outputs (all devices together) are
+  // at least this large: that data would only push the caches out, and streaming it saves the
+  // read of every line before it is written. A negative value never streams.
+  std::int64_t stream_min_bytes = std::int64_t{32} << 20;
 };
 
 // Which algorithm serves a bucket, and, when the planner chose it, its predicted time.

@@ -59,7 +59,7 @@ struct Communicator::Impl {
   std::mutex call_mutex;  // one call at a time: plans own the dependency counters
   std::map<PlanKey, CachedPlan> plans;
 
-  explicit Impl(CommunicatorOptions opts) : options(std::move(opts)), pool(options.threads) {
+  explicit Impl(CommunicatorOptions opts) : options(std::move(opts)), pool(options.threads, options.pin_threads) {
     if (options.topology) {
       topology = *options.topology;
     } else {
@@ -135,7 +135,8 @@ struct Communicator::Impl {
     cached.plan.schedule.num_devices = static_cast<int>(options.devices.size());
     cached.plan.schedule.op = op;
     if (cached.plan.schedule.algorithm.empty()) cached.plan.schedule.algorithm = options.algorithm;
-    cached.program = detail::lower_schedule(cached.plan.schedule, cached.plan.buckets, options.piece_elements);
+    cached.program = detail::lower_schedule(cached.plan.schedule, cached.plan.buckets, options.piece_elements,
+                                            options.stream_min_bytes);
     auto [it, inserted] = plans.emplace(std::move(key), std::move(cached));
     it->second.execution = std::make_unique<detail::ThreadExecution>(it->second.program, pool.size());
     return it->second;

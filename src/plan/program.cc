@@ -1,6 +1,7 @@
 #include "plan/program.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "meshreduce/error.h"
@@ -15,9 +16,35 @@ std::vector<std::int64_t> piece_starts(const Bucket& bucket) {
   return starts;
 }
 
+// Per step: whether all its destinations are outputs that no later step reads (by device and
+// buffer, ignoring offsets: conservative, and linear in the schedule's size).
+std::vector<bool> final_output_steps(const Schedule& schedule) {
+  std::map<std::pair<int, int>, std::size_t> last_read;  // (device, buffer) -> last step reading it + 1
+  for (std::size_t s = 0; s < schedule.steps.size(); ++s)
+    for (const BufferRef& ref : schedule.steps[s].srcs)
+      if (ref.kind == BufferKind::output) last_read[{ref.device, ref.buffer}] = s + 1;
+  std::vector<bool> final_steps(schedule.steps.size(), false);
+  for (std::size_t s = 0; s < schedule.steps.size(); ++s) {
+    const Step& step = schedule.steps[s];
+    final_steps[s] = !step.dsts.empty() && std::all_of(step.dsts.begin(), step.dsts.end(), [&](const BufferRef& ref) {
+      if (ref.kind != BufferKind::output) return false;
+      const auto it = last_read.find({ref.device, ref.buffer});
+      return it == last_read.end() || it->second <= s;
+    });
+  }
+  return final_steps;
+}
+
+std::int64_t output_bytes(const Schedule& schedule, const std::vector<Bucket>& buckets) {
+  std::int64_t bytes = 0;
+  for (const Bucket& bucket : buckets) bytes += bucket.count * static_cast<std::int64_t>(dtype_size(bucket.dtype));
+  return bytes * schedule.num_devices;
+}
+
 }  // namespace
 
-Program lower_schedule(const Schedule& schedule, const std::vector<Bucket>& buckets, std::int64_t piece_elements) {
+Program lower_schedule(const Schedule& schedule, const std::vector<Bucket>& buckets, std::int64_t piece_elements,
+                       std::int64_t stream_min_bytes) {
   if (schedule.buffers.size() != buckets.size())
     throw ScheduleError("schedule has " + std::to_string(schedule.buffers.size()) + " buffers for " +
                         std::to_string(buckets.size()) + " buckets");
@@ -30,6 +57,9 @@ Program lower_schedule(const Schedule& schedule, const std::vector<Bucket>& buck
   program.op = schedule.op;
   program.scratch = schedule.scratch;
   program.steps.resize(schedule.steps.size());
+
+  const bool large = stream_min_bytes >= 0 && output_bytes(schedule, buckets) >= stream_min_bytes;
+  const std::vector<bool> final_steps = large ? final_output_steps(schedule) : std::vector<bool>(schedule.steps.size());
 
   std::vector<std::int64_t> cuts;
   for (std::size_t s = 0; s < schedule.steps.size(); ++s) {
@@ -60,7 +90,7 @@ Program lower_schedule(const Schedule& schedule, const std::vector<Bucket>& buck
       for (std::int64_t begin = cuts[c]; begin < cuts[c + 1]; begin += piece_elements) {
         Piece piece{static_cast<int>(s), step.kind, dtype, step.average,
                     std::min(piece_elements, cuts[c + 1] - begin), static_cast<int>(program.refs.size()),
-                    static_cast<int>(step.srcs.size()), static_cast<int>(step.dsts.size())};
+                    static_cast<int>(step.srcs.size()), static_cast<int>(step.dsts.size()), final_steps[s]};
         for (const auto* refs : {&step.srcs, &step.dsts})
           for (const BufferRef& ref : *refs) {
             const std::int64_t at = ref.offset + begin;

@@ -28,6 +28,7 @@ struct Piece {
   int first_ref = 0;  // refs[first_ref, +sources) are sources, then the destinations
   int sources = 0;
   int destinations = 0;
+  bool stream = false;  // non-temporal stores: final outputs of a call too large for the caches
 };
 
 struct ProgramStep {
@@ -46,6 +47,11 @@ struct Program {
   std::vector<ScratchSpec> scratch;
 };
 
-Program lower_schedule(const Schedule& schedule, const std::vector<Bucket>& buckets, std::int64_t piece_elements);
+// A piece streams (KernelArgs::stream) when the call's outputs together hold at least
+// `stream_min_bytes` and every destination of its step is an output that no later step reads:
+// such data only leaves the caches again, so writing around them saves the read of each line
+// before its write. 0 streams every such piece; a negative value none.
+Program lower_schedule(const Schedule& schedule, const std::vector<Bucket>& buckets, std::int64_t piece_elements,
+                       std::int64_t stream_min_bytes = -1);
 
 }  // namespace meshreduce::detail

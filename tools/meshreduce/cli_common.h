@@ -24,6 +24,8 @@ struct JobOptions {
   std::int64_t fuse_mib = 25;
   std::int64_t chunk_elements = 0;
   int threads = 0;
+  bool no_pin = false;
+  std::string stream_min = "32M";  // non-temporal stores from this much output per call; "off" never
 };
 
 // Registers --topology --devices --groups --dtype --op --bucketing ... on `command`.

@@ -135,7 +135,7 @@ void ThreadExecution::run_piece(int index, std::size_t piece_index, const CallBu
     dsts[static_cast<std::size_t>(r)] = address(buffers, refs[piece.sources + r], element);
   run_kernel({piece.kind, piece.dtype, program_.op, piece.average, program_.num_devices, piece.count,
               std::span(srcs.data(), static_cast<std::size_t>(piece.sources)),
-              std::span(dsts.data(), static_cast<std::size_t>(piece.destinations))});
+              std::span(dsts.data(), static_cast<std::size_t>(piece.destinations)), piece.stream});
 }
 
 void ThreadExecution::worker(int index, const CallBuffers& buffers) {

@@ -15,7 +15,8 @@ inline void cpu_relax() {
 
 namespace meshreduce::detail {
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, bool pin_workers)
+    : pinning_(pin_workers ? std::make_unique<CorePinning>() : nullptr) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
 }
@@ -44,6 +45,7 @@ void ThreadPool::run(const std::function<void(int)>& job) {
 }
 
 void ThreadPool::work(int index) {
+  if (pinning_) pinning_->pin_current_thread(index);
   std::uint64_t seen = 0;
   for (;;) {
     for (int spin = 0; spin < kSpinsBeforeParking && generation_.load(std::memory_order_acquire) == seen &&

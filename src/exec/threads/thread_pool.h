@@ -5,16 +5,21 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "exec/threads/pinning.h"
 
 namespace meshreduce::detail {
 
 class ThreadPool {
  public:
   // `threads` counts the caller: threads - 1 workers are started. 0 means the hardware threads.
-  explicit ThreadPool(int threads);
+  // With `pin_workers`, worker i is bound to core i (modulo the cores); the caller's thread is
+  // left as it is, since it belongs to the application.
+  explicit ThreadPool(int threads, bool pin_workers = false);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -26,6 +31,7 @@ class ThreadPool {
  private:
   void work(int index);
 
+  std::unique_ptr<CorePinning> pinning_;  // only when pinning: detection takes milliseconds
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -337,6 +337,7 @@ std::vector<TensorShape> packable_layout() {
 TEST_P(HierarchicalBucketing, MixedDtypesBitExact) {
   const BucketingCase& c = GetParam();
   CommunicatorOptions options;
+  options.algorithm = "hierarchical";
   options.devices = testing::iota_devices(c.devices);
   options.groups = halves(c.devices);
   options.bucketing = c.bucketing;
@@ -352,6 +353,7 @@ TEST_P(HierarchicalBucketing, MixedDtypesBitExact) {
 TEST_P(HierarchicalBucketing, SingleDtypeBitExact) {
   const BucketingCase& c = GetParam();
   CommunicatorOptions options;
+  options.algorithm = "hierarchical";
   options.devices = testing::iota_devices(c.devices);
   options.groups = halves(c.devices);
   options.bucketing = c.bucketing;
@@ -401,6 +403,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, HierarchicalBucketing, ::testing::ValuesIn(bucke
 
 TEST(HierarchicalTopology, GroupsComeFromTheTopologysInnermostLevel) {
   CommunicatorOptions options;
+  options.algorithm = "hierarchical";
   options.topology = topology_preset("groups:3,1,4");
   Communicator communicator(std::move(options));
   EXPECT_EQ(communicator.groups(), consecutive({3, 1, 4}));
@@ -412,6 +415,7 @@ TEST(HierarchicalTopology, GroupsComeFromTheTopologysInnermostLevel) {
 
 TEST(HierarchicalTopology, DeviceSubsetOfTheDgx1KeepsItsQuads) {
   CommunicatorOptions options;
+  options.algorithm = "hierarchical";
   options.topology = dgx1_v100();
   options.devices = {6, 1, 4, 0, 7};  // positions 0..4; quads {1, 0} -> positions {1, 3}
   Communicator communicator(std::move(options));
@@ -427,6 +431,7 @@ TEST(HierarchicalTopology, ManyMoreDevicesThanThreads) {
   for (int threads : {1, 2, 7}) {
     SCOPED_TRACE("threads " + std::to_string(threads));
     CommunicatorOptions options;
+    options.algorithm = "hierarchical";
     options.devices = testing::iota_devices(64);
     options.groups = consecutive(std::vector<int>(8, 8));
     options.threads = threads;

@@ -14,6 +14,7 @@
 #include "meshreduce/schedule.h"
 #include "meshreduce/simulator.h"
 #include "meshreduce/tensor.h"
+#include "meshreduce/thread_model.h"
 #include "meshreduce/topology.h"
 #include "meshreduce/types.h"
 
@@ -27,14 +28,20 @@ struct CommunicatorOptions {
   // Partition of participant positions (0..K-1) into groups. Empty: the topology's innermost
   // grouping level restricted to `devices`, or one group when the topology has none.
   std::vector<std::vector<int>> groups;
-  // An algorithm name, or "auto": per bucket size, the algorithm the simulator predicts fastest
-  // on `topology` (see Plan::choices).
-  std::string algorithm = "hierarchical";
+  // An algorithm name, or "auto": per bucket size, the algorithm predicted fastest (see
+  // Plan::choices). Without a `topology`, or with `thread_costs`, "auto" predicts this machine's
+  // threads (thread_model.h), where every byte read or written costs memory bandwidth, and so
+  // picks `direct` for all but the smallest buckets; with a topology, its simulator.
+  std::string algorithm = "auto";
   AlgorithmOptions algorithm_options;
   // The cost model "auto" plans with. Fair link sharing by default: FIFO sharing (a link serves
   // transfers in the order they became ready, as one NCCL channel does) models pipelining better
   // but simulates slowly when thousands of steps are in flight.
   SimulationOptions simulation;
+  // The thread executor's costs "auto" plans with (measure_thread_costs(), or a calibrated
+  // `local` topology's Topology::thread_costs). Absent: default_thread_costs() when no topology
+  // is given.
+  std::optional<ThreadCosts> thread_costs;
   BucketingOptions bucketing;
   int threads = 0;  // worker threads including the caller's; 0 = the machine's hardware threads
   // Largest number of elements one worker handles at a time; steps are cut into pieces this big

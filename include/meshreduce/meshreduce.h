@@ -8,6 +8,7 @@
 #include "meshreduce/schedule.h"
 #include "meshreduce/simulator.h"
 #include "meshreduce/tensor.h"
+#include "meshreduce/thread_model.h"
 #include "meshreduce/topology.h"
 #include "meshreduce/types.h"
 #include "meshreduce/verifier.h"

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "meshreduce/thread_model.h"
+
 namespace meshreduce {
 
 enum class LinkKind : std::uint8_t { nvlink, nvswitch, pcie, qpi, network, memory };
@@ -94,6 +96,9 @@ struct Topology {
   std::vector<Route> routes;
   // The measurement behind a `local` topology's figures, when one was made (stored in its file).
   std::optional<MemoryBandwidth> memory_bandwidth;
+  // The thread executor's measured costs on this machine (`meshreduce calibrate` stores them in
+  // the `local` topology's file; thread_model.h).
+  std::optional<ThreadCosts> thread_costs;
 
   int size() const noexcept { return static_cast<int>(devices.size()); }
   // Total direct bandwidth between a and b in GB/s per direction (0 when not directly linked).

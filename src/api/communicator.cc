@@ -56,13 +56,16 @@ struct Communicator::Impl {
   std::vector<std::vector<int>> groups;
   const Algorithm* algorithm = nullptr;
   detail::ThreadPool pool;
+  std::optional<ThreadCosts> thread_costs;  // set: "auto" predicts threads, not the topology
   std::mutex call_mutex;  // one call at a time: plans own the dependency counters
   std::map<PlanKey, CachedPlan> plans;
 
   explicit Impl(CommunicatorOptions opts) : options(std::move(opts)), pool(options.threads, options.pin_threads) {
+    if (options.thread_costs) thread_costs = *options.thread_costs;
     if (options.topology) {
       topology = *options.topology;
     } else {
+      if (!thread_costs) thread_costs = default_thread_costs(pool.size());
       if (options.devices.empty()) throw InvalidArgument("communicator needs a topology or a device list");
       const int largest = *std::max_element(options.devices.begin(), options.devices.end());
       if (largest < 0) throw InvalidArgument("device ids must be >= 0, got " + std::to_string(largest));
@@ -92,7 +95,9 @@ struct Communicator::Impl {
     if (algorithm != nullptr) return {std::string(algorithm->name), 0};
     const auto key = std::pair(request.count, request.dtype);
     if (auto found = memo.find(key); found != memo.end()) return found->second;
-    const auto choice = detail::choose_algorithm(request, topology, options.devices, options.simulation);
+    const auto choice =
+        thread_costs ? detail::choose_algorithm_for_threads(request, *thread_costs, {options.piece_elements, options.stream_min_bytes})
+                     : detail::choose_algorithm(request, topology, options.devices, options.simulation);
     return memo[key] = {std::string(choice.algorithm->name), choice.predicted_s};
   }
 

@@ -4,6 +4,7 @@
 
 #include "meshreduce/algorithm.h"
 #include "meshreduce/simulator.h"
+#include "meshreduce/thread_model.h"
 
 namespace meshreduce::detail {
 
@@ -15,5 +16,10 @@ struct AlgorithmChoice {
 // Throws Unsupported when no algorithm accepts the request.
 AlgorithmChoice choose_algorithm(const AlgorithmRequest& request, const Topology& topology,
                                  const std::vector<int>& devices, const SimulationOptions& options);
+
+// The same, predicting with the thread executor's cost model (thread_model.h): for calls that
+// run on this machine's threads, where every byte read or written costs memory bandwidth.
+AlgorithmChoice choose_algorithm_for_threads(const AlgorithmRequest& request, const ThreadCosts& costs,
+                                             const ThreadRunOptions& run);
 
 }  // namespace meshreduce::detail

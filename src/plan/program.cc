@@ -1,7 +1,6 @@
 #include "plan/program.h"
 
 #include <algorithm>
-#include <map>
 #include <string>
 
 #include "meshreduce/error.h"
@@ -16,25 +15,6 @@ std::vector<std::int64_t> piece_starts(const Bucket& bucket) {
   return starts;
 }
 
-// Per step: whether all its destinations are outputs that no later step reads (by device and
-// buffer, ignoring offsets: conservative, and linear in the schedule's size).
-std::vector<bool> final_output_steps(const Schedule& schedule) {
-  std::map<std::pair<int, int>, std::size_t> last_read;  // (device, buffer) -> last step reading it + 1
-  for (std::size_t s = 0; s < schedule.steps.size(); ++s)
-    for (const BufferRef& ref : schedule.steps[s].srcs)
-      if (ref.kind == BufferKind::output) last_read[{ref.device, ref.buffer}] = s + 1;
-  std::vector<bool> final_steps(schedule.steps.size(), false);
-  for (std::size_t s = 0; s < schedule.steps.size(); ++s) {
-    const Step& step = schedule.steps[s];
-    final_steps[s] = !step.dsts.empty() && std::all_of(step.dsts.begin(), step.dsts.end(), [&](const BufferRef& ref) {
-      if (ref.kind != BufferKind::output) return false;
-      const auto it = last_read.find({ref.device, ref.buffer});
-      return it == last_read.end() || it->second <= s;
-    });
-  }
-  return final_steps;
-}
-
 std::int64_t output_bytes(const Schedule& schedule, const std::vector<Bucket>& buckets) {
   std::int64_t bytes = 0;
   for (const Bucket& bucket : buckets) bytes += bucket.count * static_cast<std::int64_t>(dtype_size(bucket.dtype));
@@ -42,6 +22,25 @@ std::int64_t output_bytes(const Schedule& schedule, const std::vector<Bucket>& b
 }
 
 }  // namespace
+
+std::vector<bool> final_output_steps(const Schedule& schedule) {
+  const auto buffers = schedule.buffers.size();
+  std::vector<std::size_t> last_read(static_cast<std::size_t>(schedule.num_devices) * buffers, 0);  // step + 1
+  const auto slot = [&](const BufferRef& ref) {
+    return static_cast<std::size_t>(ref.device) * buffers + static_cast<std::size_t>(ref.buffer);
+  };
+  for (std::size_t s = 0; s < schedule.steps.size(); ++s)
+    for (const BufferRef& ref : schedule.steps[s].srcs)
+      if (ref.kind == BufferKind::output) last_read[slot(ref)] = s + 1;
+  std::vector<bool> result(schedule.steps.size(), false);
+  for (std::size_t s = 0; s < schedule.steps.size(); ++s) {
+    const auto& dsts = schedule.steps[s].dsts;
+    result[s] = !dsts.empty() && std::all_of(dsts.begin(), dsts.end(), [&](const BufferRef& ref) {
+      return ref.kind == BufferKind::output && last_read[slot(ref)] <= s;
+    });
+  }
+  return result;
+}
 
 Program lower_schedule(const Schedule& schedule, const std::vector<Bucket>& buckets, std::int64_t piece_elements,
                        std::int64_t stream_min_bytes) {

@@ -47,6 +47,10 @@ struct Program {
   std::vector<ScratchSpec> scratch;
 };
 
+// Per step: whether its destinations are all outputs that no later step reads (by device and
+// buffer, ignoring offsets: conservative, and linear in the schedule's size).
+std::vector<bool> final_output_steps(const Schedule& schedule);
+
 // A piece streams (KernelArgs::stream) when the call's outputs together hold at least
 // `stream_min_bytes` and every destination of its step is an output that no later step reads:
 // such data only leaves the caches again, so writing around them saves the read of each line

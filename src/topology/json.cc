@@ -121,12 +121,44 @@ ordered_json topology_to_json(const Topology& topology) {
                                {"copy_all_threads_gbps", m.copy_all_threads_gbps},
                                {"add_one_thread_gbps", m.add_one_thread_gbps}};
   }
+  if (topology.thread_costs) out["thread_costs"] = thread_costs_to_json(*topology.thread_costs);
   return out;
+}
+
+ordered_json thread_costs_to_json(const ThreadCosts& costs) {
+  return {{"threads", costs.threads},
+          {"memory_gbps", costs.memory_gbps},
+          {"thread_gbps", costs.thread_gbps},
+          {"write_cost", costs.write_cost},
+          {"stream_write_cost", costs.stream_write_cost},
+          {"piece_overhead_us", costs.piece_overhead_us},
+          {"call_overhead_us", costs.call_overhead_us},
+          {"source", costs.source}};
+}
+
+ThreadCosts thread_costs_from_json(const json& entry, const std::string& where) {
+  check_keys(entry, where,
+             {"threads", "memory_gbps", "thread_gbps", "write_cost", "stream_write_cost", "piece_overhead_us",
+              "call_overhead_us", "source"});
+  ThreadCosts costs;
+  costs.threads = required<int>(entry, "threads", where);
+  costs.memory_gbps = required<double>(entry, "memory_gbps", where);
+  costs.thread_gbps = required<double>(entry, "thread_gbps", where);
+  costs.write_cost = required<double>(entry, "write_cost", where);
+  costs.stream_write_cost = required<double>(entry, "stream_write_cost", where);
+  costs.piece_overhead_us = required<double>(entry, "piece_overhead_us", where);
+  costs.call_overhead_us = required<double>(entry, "call_overhead_us", where);
+  costs.source = optional<std::string>(entry, "source", "", where);
+  if (costs.threads < 1 || !(costs.memory_gbps > 0) || !(costs.thread_gbps > 0) || !(costs.write_cost >= 0) ||
+      !(costs.stream_write_cost >= 0) || !(costs.piece_overhead_us >= 0) || !(costs.call_overhead_us >= 0))
+    fail(where, "threads must be >= 1, bandwidths > 0 and costs >= 0, got " + entry.dump());
+  return costs;
 }
 
 Topology topology_from_json(const json& in) {
   check_keys(in, "top level",
-             {"format", "version", "name", "devices", "nodes", "links", "levels", "routes", "memory_bandwidth"});
+             {"format", "version", "name", "devices", "nodes", "links", "levels", "routes", "memory_bandwidth",
+              "thread_costs"});
   if (in.contains("format") && in.at("format") != kFormat)
     fail("format", "expected \"" + std::string(kFormat) + "\", got " + in.at("format").dump());
   if (in.contains("version") && in.at("version") != kVersion)
@@ -184,6 +216,7 @@ Topology topology_from_json(const json& in) {
         required<int>(entry, "threads", where), required<double>(entry, "copy_one_thread_gbps", where),
         required<double>(entry, "copy_all_threads_gbps", where), required<double>(entry, "add_one_thread_gbps", where)};
   }
+  if (in.contains("thread_costs")) topology.thread_costs = thread_costs_from_json(in.at("thread_costs"), "thread_costs");
   // Routes are checked before the missing ones are added, so an error names a route of the file.
   topology.validate();
   topology.compute_routes();
@@ -246,6 +279,20 @@ void save_topology(const Topology& topology, const std::string& path) {
   if (!file) throw TopologyError("cannot write topology file '" + path + "'");
   file << text;
   if (!file.flush()) throw TopologyError("failed writing topology file '" + path + "'");
+}
+
+std::string thread_costs_to_json_text(const ThreadCosts& costs, int indent) {
+  return detail::thread_costs_to_json(costs).dump(indent) + "\n";
+}
+
+ThreadCosts thread_costs_from_json_text(std::string_view json_text) {
+  nlohmann::json document;
+  try {
+    document = nlohmann::json::parse(json_text.begin(), json_text.end());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw TopologyError(std::string("thread costs are not valid JSON: ") + e.what());
+  }
+  return detail::thread_costs_from_json(document, "thread_costs");
 }
 
 }  // namespace meshreduce

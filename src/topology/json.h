@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "meshreduce/topology.h"
 
@@ -14,5 +15,8 @@ nlohmann::ordered_json topology_to_json(const Topology& topology);
 // Validates, and computes the routes the document does not give. Throws TopologyError naming
 // the offending entry.
 Topology topology_from_json(const nlohmann::json& document);
+// The "thread_costs" object; `where` names it in errors.
+nlohmann::ordered_json thread_costs_to_json(const ThreadCosts& costs);
+ThreadCosts thread_costs_from_json(const nlohmann::json& entry, const std::string& where);
 
 }  // namespace meshreduce::detail

@@ -1,6 +1,7 @@
 #include "cli_common.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -211,6 +212,23 @@ std::int64_t TestBuffers::count_wrong(ReduceOp op) const {
     }
   }
   return wrong;
+}
+
+CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp op, bool in_place, int warmup,
+                      int iterations) {
+  std::vector<double> seconds;
+  CallTiming timing;
+  for (int i = 0; i < warmup + iterations; ++i) {
+    if (in_place && i > 0) buffers.reset_inputs();
+    const auto start = std::chrono::steady_clock::now();
+    if (in_place) communicator.allreduce(buffers.outputs(), op);
+    else communicator.allreduce(buffers.inputs(), buffers.outputs(), op);
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    if (i >= warmup) seconds.push_back(elapsed.count());
+    if (i == 0) timing.wrong = buffers.count_wrong(op);  // checked once: the plan and the data do not change
+  }
+  timing.median_s = median(seconds);
+  return timing;
 }
 
 std::int64_t parse_size(const std::string& text) {

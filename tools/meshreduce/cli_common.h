@@ -59,6 +59,16 @@ class TestBuffers {
   std::vector<std::vector<TensorView>> outputs_;
 };
 
+// Times `warmup + iterations` calls on `buffers` (in place: the outputs, inputs rewritten before
+// each call after the first), checks the first call's outputs bit for bit, and returns the
+// median of the timed calls.
+struct CallTiming {
+  double median_s = 0;
+  std::int64_t wrong = 0;
+};
+CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp op, bool in_place, int warmup,
+                      int iterations);
+
 // "4K", "256M", "1G", "512" -> bytes; throws InvalidArgument on an unknown suffix.
 std::int64_t parse_size(const std::string& text);
 

@@ -41,20 +41,10 @@ struct Row {
 Row measure(Communicator& communicator, const BenchOptions& bench, DType dtype, ReduceOp op, std::int64_t elements) {
   const std::vector<TensorSpec> layout{{elements, dtype}};
   TestBuffers buffers(communicator.size(), layout, bench.in_place);
-  std::vector<double> seconds;
-  std::int64_t wrong = 0;
-  for (int i = 0; i < bench.warmup + bench.iterations; ++i) {
-    if (bench.in_place && i > 0) buffers.reset_inputs();
-    const auto start = std::chrono::steady_clock::now();
-    if (bench.in_place) communicator.allreduce(buffers.outputs(), op);
-    else communicator.allreduce(buffers.inputs(), buffers.outputs(), op);
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    if (i >= bench.warmup) seconds.push_back(elapsed.count());
-    if (i == 0) wrong = buffers.count_wrong(op);  // checked once: the plan and the data do not change
-  }
-  const double t = median(seconds);
+  const CallTiming timing = time_calls(communicator, buffers, op, bench.in_place, bench.warmup, bench.iterations);
+  const double t = timing.median_s;
   const std::int64_t bytes = buffers.bytes_per_device();
-  return {bytes, elements, t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), wrong};
+  return {bytes, elements, t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong};
 }
 
 void run_bench(const BenchOptions& bench) {

@@ -6,13 +6,15 @@
 #include "meshreduce/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"meshreduce: topology-aware allreduce (plan, verify, simulate, run, benchmark)"};
+  CLI::App app{"meshreduce: topology-aware allreduce (plan, verify, simulate, run, benchmark, calibrate)"};
   app.require_subcommand(0, 1);
   meshreduce::cli::add_run_command(app);
   meshreduce::cli::add_bench_command(app);
   meshreduce::cli::add_plan_command(app);
   meshreduce::cli::add_verify_command(app);
   meshreduce::cli::add_simulate_command(app);
+  meshreduce::cli::add_topology_command(app);
+  meshreduce::cli::add_calibrate_command(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) app.get_subcommand("run")->parse(std::vector<std::string>{});

@@ -1,0 +1,72 @@
+// meshreduce topology: print a preset or a topology file as JSON (docs/topology-format.md), or
+// write it to a file to edit; --summary prints devices, nodes, links and levels as text.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "meshreduce/topology.h"
+
+namespace meshreduce::cli {
+namespace {
+
+struct TopologyOptions {
+  std::string name = "dgx1-v100";
+  std::string output;
+  bool summary = false;
+};
+
+void print_summary(const Topology& topology) {
+  std::printf("# %s: %d devices, %zu nodes, %zu links, %zu routes\n", topology.name.c_str(), topology.size(),
+              topology.nodes.size(), topology.links.size(), topology.routes.size());
+  const auto name_of = [&](int id) {
+    const Device* d = topology.find(id);
+    return d != nullptr ? d->name : "#" + std::to_string(id);
+  };
+  for (const Link& link : topology.links)
+    std::printf("link %-10s %-10s %-8s %3d x %7.2f GB/s  %6.2f us  (%s)\n", name_of(link.a).c_str(),
+                name_of(link.b).c_str(), std::string(link_kind_name(link.kind)).c_str(), link.count,
+                link.bandwidth_gbps, link.latency_us, link.source.c_str());
+  for (const GroupLevel& level : topology.levels) {
+    std::printf("level %s:", level.name.c_str());
+    for (const auto& group : level.groups) {
+      std::printf(" {");
+      for (std::size_t i = 0; i < group.size(); ++i) std::printf("%s%d", i == 0 ? "" : ",", group[i]);
+      std::printf("}");
+    }
+    std::printf("\n");
+  }
+  if (topology.thread_costs) {
+    const ThreadCosts& c = *topology.thread_costs;
+    std::printf("thread costs: %d threads, memory %.2f GB/s, one thread %.2f GB/s, write cost %.2f (streamed %.2f), "
+                "%.3f us per piece, %.2f us per call (%s)\n",
+                c.threads, c.memory_gbps, c.thread_gbps, c.write_cost, c.stream_write_cost, c.piece_overhead_us,
+                c.call_overhead_us, c.source.c_str());
+  }
+}
+
+void run_topology(const TopologyOptions& options) {
+  const Topology topology = topology_preset(options.name);
+  if (!options.output.empty()) {
+    save_topology(topology, options.output);
+    std::printf("wrote %s (%s, %d devices)\n", options.output.c_str(), topology.name.c_str(), topology.size());
+    return;
+  }
+  if (options.summary) print_summary(topology);
+  else std::printf("%s", topology_to_json_text(topology).c_str());
+}
+
+}  // namespace
+
+void add_topology_command(CLI::App& app) {
+  auto options = std::make_shared<TopologyOptions>();
+  CLI::App* command =
+      app.add_subcommand("topology", "print a topology preset or file as JSON (or a summary), or write it to a file");
+  command->add_option("name", options->name, "preset (dgx1-v100, dgx2, pcie8, cluster:4xdgx1-v100, local, ...) or JSON file")
+      ->capture_default_str();
+  command->add_option("--output,-O", options->output, "write the JSON to this file instead of printing it");
+  command->add_flag("--summary", options->summary, "print links and levels as text");
+  command->callback([options] { run_topology(*options); });
+}
+
+}  // namespace meshreduce::cli

@@ -48,7 +48,8 @@ usage: bench/compare/run.sh [flags]
   --reps N               repetitions, interleaved round robin (default $reps)
   --max-minutes M        start no repetition after the first that would end past M minutes, judged
                          by the longest so far (default $max_minutes; 0: no limit)
-  --algorithm NAME       meshreduce's algorithm (default: direct if this meshreduce has it, else hierarchical)
+  --algorithm NAME       meshreduce's algorithm (default: auto, the planner's pick per size, if this
+                         meshreduce has it, else direct, else hierarchical)
   --threads N            meshreduce's worker threads (default 0: all hardware threads)
   --implementations LIST subset of meshreduce,openmpi,mpich,gloo (default all)
   --gloo-algorithms LIST subset of $gloo_algorithms
@@ -151,8 +152,10 @@ if [[ -z $meshreduce ]]; then
 fi
 if [[ -z $algorithm ]]; then
   algorithm=hierarchical
-  "$meshreduce" bench --topology flat:2 -o sum -a direct -b 4K -e 4K -n 1 -w 0 --no-limits >/dev/null 2>&1 &&
-    algorithm=direct
+  for candidate in direct auto; do  # the last one this meshreduce accepts wins
+    "$meshreduce" bench --topology flat:2 -o sum -a $candidate -b 4K -e 4K -n 1 -w 0 --no-limits >/dev/null 2>&1 &&
+      algorithm=$candidate
+  done
 fi
 
 # --- runs -------------------------------------------------------------------------------------------------

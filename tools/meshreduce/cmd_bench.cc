@@ -17,7 +17,8 @@ namespace {
 
 struct BenchOptions {
   JobOptions job;
-  std::string algorithm = "hierarchical";
+  std::string algorithm = "auto";
+  std::string calibration;  // a calibrated topology file whose thread costs "auto" plans with
   std::string min_bytes = "4K";
   std::string max_bytes = "64M";
   int factor = 2;
@@ -36,6 +37,7 @@ struct Row {
   double algbw = 0;
   double busbw = 0;
   std::int64_t wrong = 0;
+  std::string pick;  // the algorithm the plan runs (the planner's, for "auto")
 };
 
 Row measure(Communicator& communicator, const BenchOptions& bench, DType dtype, ReduceOp op, std::int64_t elements) {
@@ -44,11 +46,23 @@ Row measure(Communicator& communicator, const BenchOptions& bench, DType dtype, 
   const CallTiming timing = time_calls(communicator, buffers, op, bench.in_place, bench.warmup, bench.iterations);
   const double t = timing.median_s;
   const std::int64_t bytes = buffers.bytes_per_device();
-  return {bytes, elements, t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong};
+  const Plan& plan = communicator.plan(layout, op);
+  const std::string pick = plan.choices.empty() ? bench.algorithm : plan.choices.front().algorithm;
+  return {bytes, elements, t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, pick};
 }
 
 void run_bench(const BenchOptions& bench) {
-  Communicator communicator(communicator_options(bench.job, bench.algorithm));
+  CommunicatorOptions options = communicator_options(bench.job, bench.algorithm);
+  // The calls run on this machine's threads: "auto" plans with the thread executor's costs.
+  if (!bench.calibration.empty()) {
+    const Topology calibrated = load_topology(bench.calibration);
+    if (!calibrated.thread_costs)
+      throw InvalidArgument("--calibration " + bench.calibration + ": no thread_costs (write it with meshreduce calibrate)");
+    options.thread_costs = calibrated.thread_costs;
+  } else {
+    options.thread_costs = default_thread_costs(bench.job.threads);
+  }
+  Communicator communicator(std::move(options));
   const DType dtype = parse_dtype(bench.job.dtype);
   const ReduceOp op = parse_reduce_op(bench.job.op);
   const std::int64_t element = static_cast<std::int64_t>(dtype_size(dtype));
@@ -78,7 +92,8 @@ void run_bench(const BenchOptions& bench) {
                        {"results", nlohmann::json::array()}};
     for (const Row& row : rows)
       out["results"].push_back({{"bytes", row.bytes}, {"elements", row.elements}, {"time_us", row.time_us},
-                                {"algbw", row.algbw}, {"busbw", row.busbw}, {"wrong", row.wrong}});
+                                {"algbw", row.algbw}, {"busbw", row.busbw}, {"wrong", row.wrong},
+                                {"algorithm", row.pick}});
     std::printf("%s\n", out.dump(1).c_str());
   } else {
     std::printf("# meshreduce bench: %s, %d devices, %s %s, %s, median of %d iterations after %d warm-up\n",
@@ -95,6 +110,7 @@ void run_bench(const BenchOptions& bench) {
                   static_cast<long long>(row.elements), row.time_us, row.algbw, row.busbw,
                   static_cast<long long>(row.wrong));
       if (!bench.no_limits && limits.reduce_busbw_gbps > 0) std::printf(" %9.0f%%", 100 * row.busbw / limits.reduce_busbw_gbps);
+      if (bench.algorithm == "auto") std::printf("  %s", row.pick.c_str());
       std::printf("\n");
     }
     std::printf("# out of bounds values : %lld %s\n", static_cast<long long>(wrong), wrong == 0 ? "OK" : "FAILED");
@@ -110,7 +126,10 @@ void add_bench_command(CLI::App& app) {
   add_job_flags(*command, options->job);
   options->job.topology = "flat:8";
   options->job.op = "sum";
-  command->add_option("--algorithm,-a", options->algorithm, "algorithm name")->capture_default_str();
+  command->add_option("--algorithm,-a", options->algorithm, "algorithm name, or auto (the planner's pick per size)")
+      ->capture_default_str();
+  command->add_option("--calibration", options->calibration,
+                      "topology file from `meshreduce calibrate` whose thread costs auto plans with (default: named defaults)");
   command->add_option("--min-bytes,-b", options->min_bytes, "smallest size per device (K, M, G suffixes)")->capture_default_str();
   command->add_option("--max-bytes,-e", options->max_bytes, "largest size per device")->capture_default_str();
   command->add_option("--factor,-f", options->factor, "size multiplier between rows")->capture_default_str();

@@ -162,11 +162,13 @@ bool serves(const Algorithm& algorithm, int devices, const std::string& shape, c
   return !algorithm.decline(request);
 }
 
-// Whole-chunk runs stream every final output (non-temporal stores from 0 bytes on), so both
-// store paths see every algorithm, dtype and alignment.
+// Whole-chunk runs stream every final output (non-temporal stores from 0 bytes on) and run on
+// the workers however small, so both store paths and both execution paths see every algorithm,
+// dtype and alignment.
 CommunicatorOptions options_for(const SweepCase& c, std::int64_t chunk) {
   CommunicatorOptions options;
   options.stream_min_bytes = chunk == 0 || chunk == 1000 ? 0 : -1;
+  options.inline_bytes = chunk == 0 ? 0 : options.inline_bytes;  // small calls on the workers too
   options.topology = flat_topology(c.devices);
   options.groups = make_groups(c.shape, c.devices);
   options.algorithm = c.algorithm;

@@ -33,7 +33,7 @@ Schedule schedule_of(const char* name, int devices, std::int64_t count) {
   return build_schedule(find_algorithm(name), request);
 }
 
-ThreadRunOptions no_streaming(std::int64_t piece_elements) { return {piece_elements, -1}; }
+ThreadRunOptions no_streaming(std::int64_t piece_elements) { return {piece_elements, -1, std::int64_t{64} << 10}; }
 
 // Direct: K steps of n/K elements, each reading K sources and writing K destinations, so the
 // call moves n * e * K * (1 + w) read-equivalent bytes.
@@ -74,11 +74,15 @@ TEST(ThreadModel, OverheadsArePerPieceAndPerCall) {
   const ThreadPrediction p = predict_thread_time(schedule, costs, no_streaming(1 << 14));
   // 64 pieces over two threads: 32 overheads each, plus one wake-up.
   EXPECT_NEAR(p.time_s, base + (32 * 3 + 50) * 1e-6, 1e-9);
-  // A call moving less than 64 KiB runs inline: no wake-up, one thread.
+  // A call moving less than the inline limit (64 KiB here) runs inline: no wake-up, one thread.
   const Schedule tiny = schedule_of("direct", 2, 1024);  // 1024 * 4 * 2 * 2 = 16 KiB moved
   const ThreadPrediction small = predict_thread_time(tiny, costs, no_streaming(1 << 14));
   EXPECT_TRUE(small.inline_call);
   EXPECT_NEAR(small.time_s, 2 * 3e-6 + 1024.0 * 4 * 2 * 3 / (10 * kGB), 1e-12);
+  // With no inline limit it wakes the workers: two pieces, one on each thread.
+  const ThreadPrediction woken = predict_thread_time(tiny, costs, {1 << 14, -1, 0});
+  EXPECT_FALSE(woken.inline_call);
+  EXPECT_NEAR(woken.time_s, 50e-6 + 3e-6 + 512.0 * 4 * 2 * 3 / (10 * kGB), 1e-12);
 }
 
 TEST(ThreadModel, FinalOutputsStreamOnceTheCallIsLargeEnough) {
@@ -86,8 +90,8 @@ TEST(ThreadModel, FinalOutputsStreamOnceTheCallIsLargeEnough) {
   const Schedule schedule = schedule_of("direct", 4, n);
   const ThreadCosts costs = plain_costs(1, 40, 10);
   const std::int64_t outputs = n * 4 * 4;
-  const double plain = predict_thread_time(schedule, costs, {1 << 14, outputs + 1}).traffic_bytes;
-  const double streamed = predict_thread_time(schedule, costs, {1 << 14, outputs}).traffic_bytes;
+  const double plain = predict_thread_time(schedule, costs, {1 << 14, outputs + 1, 0}).traffic_bytes;
+  const double streamed = predict_thread_time(schedule, costs, {1 << 14, outputs, 0}).traffic_bytes;
   EXPECT_DOUBLE_EQ(plain, static_cast<double>(n) * 4 * 4 * (1 + 2));
   EXPECT_DOUBLE_EQ(streamed, static_cast<double>(n) * 4 * 4 * (1 + 1));
 }
@@ -119,7 +123,7 @@ TEST(ThreadModel, RejectsCostsThatAreNotPositive) {
         testing::thrown_message<InvalidArgument>([&] { predict_thread_time(schedule, costs); });
     testing::expect_contains(message, {"thread costs must be positive"});
   }
-  EXPECT_THROW(predict_thread_time(schedule, plain_costs(2, 40, 10), {0, -1}), InvalidArgument);
+  EXPECT_THROW(predict_thread_time(schedule, plain_costs(2, 40, 10), {0, -1, 0}), InvalidArgument);
 }
 
 TEST(ThreadModel, CostsRoundTripThroughJsonAndTopologyFiles) {

@@ -54,6 +54,10 @@ struct CommunicatorOptions {
   // at least this large: that data would only push the caches out, and streaming it saves the
   // read of every line before it is written. A negative value never streams.
   std::int64_t stream_min_bytes = std::int64_t{32} << 20;
+  // Calls that move fewer bytes than this (reads and writes of all pieces) run on the caller's
+  // thread alone: waking a worker costs microseconds, more when another process holds its core.
+  // 0 puts every call on the workers.
+  std::int64_t inline_bytes = std::int64_t{256} << 10;
 };
 
 // Which algorithm serves a bucket, and, when the planner chose it, its predicted time.

@@ -10,7 +10,7 @@
 //     (w = write_cost, about 2), a non-temporal store does not (w = stream_write_cost, about 1).
 //   - Before moving bytes a piece pays `piece_overhead_us` (claiming it, looking up addresses).
 //     Moving pieces share `memory_gbps` fairly, each at most `thread_gbps`.
-//   - A call moving at least 64 KiB (the executor's inline limit) wakes the workers first
+//   - A call moving at least `inline_bytes` (reads and writes; 256 KiB by default) wakes the workers first
 //     (`call_overhead_us`) and runs on `threads` workers; a smaller call runs on the caller alone.
 // Data is assumed to come from memory, not from the caches: calls whose buffers fit in the last
 // level cache run faster than predicted.
@@ -51,6 +51,7 @@ ThreadCosts measure_thread_costs(int threads = 0, std::int64_t bytes = std::int6
 struct ThreadRunOptions {
   std::int64_t piece_elements = std::int64_t{1} << 16;  // CommunicatorOptions::piece_elements
   std::int64_t stream_min_bytes = std::int64_t{32} << 20;  // CommunicatorOptions::stream_min_bytes
+  std::int64_t inline_bytes = std::int64_t{256} << 10;     // CommunicatorOptions::inline_bytes
 };
 
 struct ThreadPrediction {

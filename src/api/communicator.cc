@@ -96,10 +96,12 @@ struct Communicator::Impl {
     const auto key = std::pair(request.count, request.dtype);
     if (auto found = memo.find(key); found != memo.end()) return found->second;
     const auto choice =
-        thread_costs ? detail::choose_algorithm_for_threads(request, *thread_costs, {options.piece_elements, options.stream_min_bytes})
+        thread_costs ? detail::choose_algorithm_for_threads(request, *thread_costs, run_options())
                      : detail::choose_algorithm(request, topology, options.devices, options.simulation);
     return memo[key] = {std::string(choice.algorithm->name), choice.predicted_s};
   }
+
+  ThreadRunOptions run_options() const { return {options.piece_elements, options.stream_min_bytes, options.inline_bytes}; }
 
   AlgorithmRequest request_for(const Bucket& bucket, ReduceOp op) const {
     AlgorithmRequest request;
@@ -143,7 +145,7 @@ struct Communicator::Impl {
     cached.program = detail::lower_schedule(cached.plan.schedule, cached.plan.buckets, options.piece_elements,
                                             options.stream_min_bytes);
     auto [it, inserted] = plans.emplace(std::move(key), std::move(cached));
-    it->second.execution = std::make_unique<detail::ThreadExecution>(it->second.program, pool.size());
+    it->second.execution = std::make_unique<detail::ThreadExecution>(it->second.program, pool.size(), options.inline_bytes);
     return it->second;
   }
 

@@ -20,9 +20,6 @@ namespace {
 
 constexpr double kBytesPerGB = 1e9;
 constexpr double kSecondsPerUs = 1e-6;
-// The executor's inline limit (ThreadExecution::kInlineBytes): calls moving fewer bytes run on
-// the caller alone.
-constexpr std::int64_t kInlineBytes = std::int64_t{64} << 10;
 
 // ../shared/DESIGN.md, "Facts": copy 17-25 GB/s with 2 threads, about 30 with non-temporal
 // stores. A plain copy moves 1 + 2 read-equivalent bytes per byte (the store reads its line
@@ -115,7 +112,7 @@ ThreadPrediction predict_thread_time(const Schedule& schedule, const ThreadCosts
     prediction.pieces += static_cast<std::int64_t>(pieces[s].size());
   }
   if (steps == 0) return prediction;
-  prediction.inline_call = moved < kInlineBytes || costs.threads == 1;
+  prediction.inline_call = moved < options.inline_bytes || costs.threads == 1;
   const int workers = prediction.inline_call ? 1 : costs.threads;
 
   std::vector<int> pieces_left(steps, 0);

@@ -223,16 +223,22 @@ Topology topology_from_json(const json& in) {
   return topology;
 }
 
+namespace {
+
+// `what` names the document in the error ("topology file", "thread costs").
+json parse_document(std::string_view text, const std::string& what) {
+  try {
+    return json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    throw TopologyError(what + " is not valid JSON: " + e.what());
+  }
+}
+
+}  // namespace
 }  // namespace detail
 
 Topology topology_from_json_text(std::string_view json_text) {
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(json_text.begin(), json_text.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw TopologyError(std::string("topology file is not valid JSON: ") + e.what());
-  }
-  return detail::topology_from_json(document);
+  return detail::topology_from_json(detail::parse_document(json_text, "topology file"));
 }
 
 // One line per device, node, link, level and route: files stay readable and diff line by line.
@@ -286,13 +292,7 @@ std::string thread_costs_to_json_text(const ThreadCosts& costs, int indent) {
 }
 
 ThreadCosts thread_costs_from_json_text(std::string_view json_text) {
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(json_text.begin(), json_text.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw TopologyError(std::string("thread costs are not valid JSON: ") + e.what());
-  }
-  return detail::thread_costs_from_json(document, "thread_costs");
+  return detail::thread_costs_from_json(detail::parse_document(json_text, "thread costs"), "thread_costs");
 }
 
 }  // namespace meshreduce

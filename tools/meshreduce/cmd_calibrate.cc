@@ -90,7 +90,9 @@ void run_calibrate(const CalibrateOptions& options) {
       }
       const Plan& plan = communicator->plan(layout, ReduceOp::sum);
       const double predicted =
-          predict_thread_time(plan.schedule, costs, {communicator_options.piece_elements, communicator_options.stream_min_bytes})
+          predict_thread_time(plan.schedule, costs,
+                              {communicator_options.piece_elements, communicator_options.stream_min_bytes,
+                               communicator_options.inline_bytes})
               .time_s;
       const CallTiming timing = time_calls(*communicator, buffers, ReduceOp::sum, false, options.warmup, options.iterations);
       if (timing.wrong != 0) throw Error("calibrate: " + name + " gave " + std::to_string(timing.wrong) + " wrong elements");

@@ -28,8 +28,9 @@ inline void cpu_relax() {
 
 }  // namespace
 
-ThreadExecution::ThreadExecution(const Program& program, int threads)
+ThreadExecution::ThreadExecution(const Program& program, int threads, std::int64_t inline_bytes)
     : program_(program),
+      inline_bytes_(inline_bytes),
       deps_left_(new std::atomic<int>[program.steps.size()]),
       pieces_left_(new std::atomic<int>[program.steps.size()]),
       queue_(program.pieces.size()) {
@@ -161,7 +162,7 @@ void ThreadExecution::run(ThreadPool& pool, const CallBuffers& buffers) {
       if (program_.steps[s].deps == 0) release(static_cast<int>(s));
   }
   const int threads = std::min<int>(pool.size(), static_cast<int>(sources_.size()));
-  if (bytes_moved_ < kInlineBytes || threads == 1) {
+  if (bytes_moved_ < inline_bytes_ || threads == 1) {
     worker(0, buffers);
     return;
   }

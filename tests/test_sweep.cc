@@ -435,6 +435,7 @@ TEST(HierarchicalTopology, ManyMoreDevicesThanThreads) {
     options.devices = testing::iota_devices(64);
     options.groups = consecutive(std::vector<int>(8, 8));
     options.threads = threads;
+    options.pin_threads = threads == 7;  // more workers than cores, bound round robin
     options.piece_elements = 16;
     Communicator communicator(std::move(options));
     const std::vector<TensorShape> layout{{1000, DType::f32}, {7, DType::i32}, {333, DType::bf16}};

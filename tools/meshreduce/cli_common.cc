@@ -23,7 +23,7 @@ void add_job_flags(CLI::App& command, JobOptions& job) {
   command.add_option("--chunk-elements", job.chunk_elements, "pipelining chunk (0: the algorithm's choice)")
       ->capture_default_str();
   command.add_option("--threads,-t", job.threads, "worker threads (0: all hardware threads)")->capture_default_str();
-  command.add_flag("--no-pin", job.no_pin, "leave worker threads unbound (default: worker i on core i, hwloc)");
+  command.add_flag("--pin", job.pin, "bind worker i to core i (hwloc); the caller's thread stays where it is");
   command.add_option("--stream-min", job.stream_min,
                      "non-temporal stores for final outputs when a call's outputs total this much; off: never")
       ->capture_default_str();
@@ -55,7 +55,7 @@ CommunicatorOptions communicator_options(const JobOptions& job, const std::strin
   options.algorithm = algorithm;
   options.algorithm_options.chunk_elements = job.chunk_elements;
   options.threads = job.threads;
-  options.pin_threads = !job.no_pin;
+  options.pin_threads = job.pin;
   options.stream_min_bytes = job.stream_min == "off" ? -1 : parse_size(job.stream_min);
   if (job.bucketing == "fused") options.bucketing.mode = BucketingMode::fused;
   if (job.bucketing == "packer") options.bucketing.mode = BucketingMode::seed_packer;

@@ -24,7 +24,7 @@ struct JobOptions {
   std::int64_t fuse_mib = 25;
   std::int64_t chunk_elements = 0;
   int threads = 0;
-  bool no_pin = false;
+  bool pin = false;
   std::string stream_min = "32M";  // non-temporal stores from this much output per call; "off" never
 };
 

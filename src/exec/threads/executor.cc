@@ -12,19 +12,13 @@
 #include <thread>
 
 #include "exec/threads/kernels.h"
+#include "exec/threads/spin.h"
 
 namespace meshreduce::detail {
 namespace {
 
-constexpr int kSpinsBeforeParking = 2000;
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
+// Rounds of spin_wait before parking: a few microseconds of pauses, then yields.
+constexpr int kSpinsBeforeParking = 500;
 
 }  // namespace
 
@@ -111,7 +105,7 @@ bool ThreadExecution::take(std::size_t& piece) {
     }
     if (steps_done_.load(std::memory_order_acquire) == total) return false;
     if (spins < kSpinsBeforeParking) {
-      cpu_relax();
+      spin_wait(spins);
       continue;
     }
     std::unique_lock lock(park_);
@@ -166,7 +160,9 @@ void ThreadExecution::run(ThreadPool& pool, const CallBuffers& buffers) {
     worker(0, buffers);
     return;
   }
-  pool.run([&](int index) {
+  // The caller's worker returns only when every step is done, so workers that wake late may
+  // stay out (ThreadPool::help).
+  pool.help([&](int index) {
     if (index < threads) worker(index, buffers);
   });
 }

@@ -75,7 +75,7 @@ ThreadCosts measure_thread_costs(int threads, std::int64_t bytes, int repeats) {
   if (bytes < 4096 || repeats < 1)
     throw InvalidArgument("measure_thread_costs: needs at least 4096 bytes per buffer and 1 repeat, got " +
                           std::to_string(bytes) + " bytes and " + std::to_string(repeats) + " repeats");
-  detail::ThreadPool pool(threads, true);
+  detail::ThreadPool pool(threads);  // unpinned, as the executor runs by default
   const int workers = pool.size();
   const Buffers buffers(kWideSources, bytes / static_cast<std::int64_t>(sizeof(float)));
   const auto n = static_cast<double>(buffers.count() * static_cast<std::int64_t>(sizeof(float)));
@@ -99,6 +99,7 @@ ThreadCosts measure_thread_costs(int threads, std::int64_t bytes, int repeats) {
   options.algorithm = "direct";
   options.piece_elements = 1;
   options.threads = workers;
+  options.inline_bytes = 0;  // on the workers, as the calls the model predicts
   Communicator communicator(std::move(options));
   std::vector<std::vector<float>> data(2, std::vector<float>(kOverheadElements, 1.0f));
   std::vector<std::vector<TensorView>> grads(2);

@@ -2,15 +2,12 @@
 
 #include <algorithm>
 
-// Workers spin this many pauses after a job before parking: a training loop calls again within
-// microseconds, and a parked worker costs a futex wake-up per call.
+#include "exec/threads/spin.h"
+
+// Workers wait this many spin_wait rounds after a job before parking: a training loop calls
+// again within microseconds, and a parked worker costs a futex wake-up per call.
 namespace {
-constexpr int kSpinsBeforeParking = 4000;
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
+constexpr int kSpinsBeforeParking = 1000;
 }  // namespace
 
 namespace meshreduce::detail {
@@ -30,17 +27,26 @@ ThreadPool::~ThreadPool() {
   for (std::thread& worker : workers_) worker.join();
 }
 
-void ThreadPool::run(const std::function<void(int)>& job) {
+void ThreadPool::run(const std::function<void(int)>& job) { dispatch(job, true); }
+
+void ThreadPool::help(const std::function<void(int)>& job) { dispatch(job, false); }
+
+void ThreadPool::dispatch(const std::function<void(int)>& job, bool everyone) {
   {
     std::lock_guard lock(mutex_);
     job_ = &job;
-    running_ = static_cast<int>(workers_.size());
+    pending_ = everyone ? static_cast<int>(workers_.size()) : 0;
     ++generation_;
   }
   wake_.notify_all();
   job(0);
   std::unique_lock lock(mutex_);
-  done_.wait(lock, [this] { return running_ == 0; });
+  if (everyone) {
+    done_.wait(lock, [this] { return pending_ == 0 && inside_ == 0; });
+  } else {
+    job_ = nullptr;  // workers that wake from now on skip this job
+    done_.wait(lock, [this] { return inside_ == 0; });
+  }
   job_ = nullptr;
 }
 
@@ -51,7 +57,7 @@ void ThreadPool::work(int index) {
     for (int spin = 0; spin < kSpinsBeforeParking && generation_.load(std::memory_order_acquire) == seen &&
                        !stopping_.load(std::memory_order_acquire);
          ++spin)
-      cpu_relax();
+      spin_wait(spin);
     const std::function<void(int)>* job = nullptr;
     {
       std::unique_lock lock(mutex_);
@@ -59,11 +65,14 @@ void ThreadPool::work(int index) {
       if (stopping_) return;
       seen = generation_;
       job = job_;
+      if (job == nullptr) continue;  // a help() job that ended before this worker woke
+      ++inside_;
     }
     (*job)(index);
     {
       std::lock_guard lock(mutex_);
-      --running_;
+      --inside_;
+      if (pending_ > 0) --pending_;
     }
     done_.notify_one();
   }

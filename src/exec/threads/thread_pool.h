@@ -27,18 +27,25 @@ class ThreadPool {
   int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
   // Runs job(i) for i in 0..size()-1, i = 0 on the calling thread; returns when all returned.
   void run(const std::function<void(int)>& job);
+  // Work sharing: job(0) on the calling thread, and job(i) on each worker i that wakes before
+  // job(0) returns; returns when job(0) and every job(i) that started have returned. For jobs
+  // whose caller part alone finishes all the work (the executor's): a worker whose core another
+  // process holds then costs nothing instead of a wake-up the call must wait for.
+  void help(const std::function<void(int)>& job);
 
  private:
   void work(int index);
+  void dispatch(const std::function<void(int)>& job, bool everyone);
 
   std::unique_ptr<CorePinning> pinning_;  // only when pinning: detection takes milliseconds
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  const std::function<void(int)>* job_ = nullptr;
+  const std::function<void(int)>* job_ = nullptr;  // null once a help() job is closed
   std::atomic<std::uint64_t> generation_{0};  // written under mutex_, read by spinning workers
-  int running_ = 0;
+  int pending_ = 0;  // run(): workers that have not finished the job yet
+  int inside_ = 0;   // workers inside the current job
   std::atomic<bool> stopping_{false};
 };
 

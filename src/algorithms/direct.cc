@@ -29,11 +29,7 @@ Schedule build_direct(const AlgorithmRequest& request) {
   Schedule schedule = start_schedule("direct", request);
   const int k = request.num_devices;
   const std::int64_t n = request.count;
-  if (n == 0) return schedule;
-  if (k == 1) {
-    add_single_device_copy(schedule, n);
-    return schedule;
-  }
+  if (finish_if_trivial(schedule, request)) return schedule;
   for (int j = 0; j < k; ++j) {
     const Range slice = part({0, n}, k, j);
     Step step{StepKind::reduce, rotated(j, request.rotation, k), slice.count, {}, {}, {},

@@ -147,11 +147,7 @@ Schedule build_halving_doubling(const AlgorithmRequest& request) {
   Schedule schedule = start_schedule("halving-doubling", request);
   const int k = request.num_devices;
   const std::int64_t n = request.count;
-  if (n == 0) return schedule;
-  if (k == 1) {
-    add_single_device_copy(schedule, n);
-    return schedule;
-  }
+  if (finish_if_trivial(schedule, request)) return schedule;
   HalvingDoubling builder(schedule, request);
   for (Range block : blocks(n, request.options.chunk_elements, k)) builder.add_block(block);
   return schedule;

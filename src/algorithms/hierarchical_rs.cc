@@ -228,11 +228,7 @@ Schedule build_hierarchical_rs(const AlgorithmRequest& request) {
   Schedule schedule = start_schedule("hierarchical-rs", request);
   const int k = request.num_devices;
   const std::int64_t n = request.count;
-  if (n == 0) return schedule;
-  if (k == 1) {
-    add_single_device_copy(schedule, n);
-    return schedule;
-  }
+  if (finish_if_trivial(schedule, request)) return schedule;
   HierarchicalRs builder(schedule, request);
   for (Range block : blocks(n, request.options.chunk_elements, k)) builder.add_block(block);
   return schedule;

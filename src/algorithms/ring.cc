@@ -83,11 +83,7 @@ Schedule build_ring(const AlgorithmRequest& request) {
   Schedule schedule = start_schedule("ring", request);
   const int k = request.num_devices;
   const std::int64_t n = request.count;
-  if (n == 0) return schedule;
-  if (k == 1) {
-    add_single_device_copy(schedule, n);
-    return schedule;
-  }
+  if (finish_if_trivial(schedule, request)) return schedule;
   std::vector<int> order(static_cast<std::size_t>(k));
   std::iota(order.begin(), order.end(), 0);
   append_ring(schedule, order, {0, n}, request.options.chunk_elements, request.rotation, request.op == ReduceOp::average);

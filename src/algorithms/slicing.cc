@@ -42,8 +42,11 @@ Schedule start_schedule(std::string_view name, const AlgorithmRequest& request) 
   return schedule;
 }
 
-void add_single_device_copy(Schedule& schedule, std::int64_t count) {
-  add_if_nonempty(schedule, {StepKind::copy, 0, count, {input_at(0, 0)}, {output_at(0, 0)}, {}, false});
+bool finish_if_trivial(Schedule& schedule, const AlgorithmRequest& request) {
+  if (request.count == 0) return true;
+  if (request.num_devices != 1) return false;
+  add_if_nonempty(schedule, {StepKind::copy, 0, request.count, {input_at(0, 0)}, {output_at(0, 0)}, {}, false});
+  return true;
 }
 
 std::optional<std::string> decline_without_devices(const AlgorithmRequest& request) {

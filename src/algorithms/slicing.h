@@ -48,8 +48,10 @@ inline BufferRef output_at(int device, std::int64_t offset) { return {device, Bu
 // A schedule named `name` over the request's one buffer, with no steps yet.
 Schedule start_schedule(std::string_view name, const AlgorithmRequest& request);
 
-// Device 0's output = its input (the whole allreduce when K = 1; 1/K = 1 leaves an average exact).
-void add_single_device_copy(Schedule& schedule, std::int64_t count);
+// Completes the schedule of a request that needs no algorithm and returns true: no elements
+// (no steps), or one device (its output = its input; 1/K = 1 leaves an average exact). Returns
+// false, adding nothing, otherwise.
+bool finish_if_trivial(Schedule& schedule, const AlgorithmRequest& request);
 
 // The common refusal of the flat algorithms: no devices at all.
 std::optional<std::string> decline_without_devices(const AlgorithmRequest& request);

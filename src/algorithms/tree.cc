@@ -138,11 +138,7 @@ Schedule build_tree(const AlgorithmRequest& request) {
   Schedule schedule = start_schedule("tree", request);
   const int k = request.num_devices;
   const std::int64_t n = request.count;
-  if (n == 0) return schedule;
-  if (k == 1) {
-    add_single_device_copy(schedule, n);
-    return schedule;
-  }
+  if (finish_if_trivial(schedule, request)) return schedule;
   const auto device_of = [&](int label) { return rotated(label - 1, request.rotation, k); };
   const BinaryTree first = make_tree(k, device_of);
   const BinaryTree second = make_tree(k, [&](int label) {

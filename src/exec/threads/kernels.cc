@@ -286,6 +286,23 @@ struct Piece {
   bool prefetch;
 };
 
+// A tile's running values combined with the next source's, lane by lane, in source order.
+template <class Op, class D>
+HWY_INLINE void Combine(D d, V<D>& v0, V<D>& v1, V<D>& v2, V<D>& v3, V<D> x0, V<D> x1, V<D> x2, V<D> x3) {
+  v0 = Op::Apply(d, v0, x0);
+  v1 = Op::Apply(d, v1, x1);
+  v2 = Op::Apply(d, v2, x2);
+  v3 = Op::Apply(d, v3, x3);
+}
+
+template <class D>
+HWY_INLINE void ScaleTile(D d, V<D>& v0, V<D>& v1, V<D>& v2, V<D>& v3, int k) {
+  v0 = Scale(d, v0, k);
+  v1 = Scale(d, v1, k);
+  v2 = Scale(d, v2, k);
+  v3 = Scale(d, v3, k);
+}
+
 template <class Fmt, class Op, bool kScale>
 HWY_INLINE void ReduceTile(const Piece<Fmt>& piece, std::size_t begin, bool stream) {
   using T = typename Fmt::Storage;
@@ -301,17 +318,9 @@ HWY_INLINE void ReduceTile(const Piece<Fmt>& piece, std::size_t begin, bool stre
   Fmt::Load(d, piece.srcs[0] + begin, v0, v1, v2, v3);
   for (std::size_t s = 1; s < piece.sources; ++s) {
     Fmt::Load(d, piece.srcs[s] + begin, x0, x1, x2, x3);
-    v0 = Op::Apply(d, v0, x0);
-    v1 = Op::Apply(d, v1, x1);
-    v2 = Op::Apply(d, v2, x2);
-    v3 = Op::Apply(d, v3, x3);
+    Combine<Op>(d, v0, v1, v2, v3, x0, x1, x2, x3);
   }
-  if constexpr (kScale) {
-    v0 = Scale(d, v0, piece.k);
-    v1 = Scale(d, v1, piece.k);
-    v2 = Scale(d, v2, piece.k);
-    v3 = Scale(d, v3, piece.k);
-  }
+  if constexpr (kScale) ScaleTile(d, v0, v1, v2, v3, piece.k);
   for (std::size_t i = 0; i < piece.destinations; ++i) Fmt::Store(d, v0, v1, v2, v3, piece.dsts[i] + begin, stream);
 }
 
@@ -327,17 +336,9 @@ HWY_NOINLINE void ReducePartial(const Piece<Fmt>& piece, std::size_t begin, std:
   for (std::size_t s = 1; s < piece.sources; ++s) {
     std::memcpy(buffer, piece.srcs[s] + begin, n * sizeof(T));
     Fmt::Load(d, buffer, x0, x1, x2, x3);
-    v0 = Op::Apply(d, v0, x0);
-    v1 = Op::Apply(d, v1, x1);
-    v2 = Op::Apply(d, v2, x2);
-    v3 = Op::Apply(d, v3, x3);
+    Combine<Op>(d, v0, v1, v2, v3, x0, x1, x2, x3);
   }
-  if constexpr (kScale) {
-    v0 = Scale(d, v0, piece.k);
-    v1 = Scale(d, v1, piece.k);
-    v2 = Scale(d, v2, piece.k);
-    v3 = Scale(d, v3, piece.k);
-  }
+  if constexpr (kScale) ScaleTile(d, v0, v1, v2, v3, piece.k);
   Fmt::Store(d, v0, v1, v2, v3, buffer, false);
   for (std::size_t i = 0; i < piece.destinations; ++i) std::memcpy(piece.dsts[i] + begin, buffer, n * sizeof(T));
 }

@@ -82,13 +82,14 @@ void run_calibrate(const CalibrateOptions& options) {
       communicator_options.threads = costs.threads;
       communicator_options.thread_costs = costs;
       std::unique_ptr<Communicator> communicator;
+      const Plan* planned = nullptr;
       try {
         communicator = std::make_unique<Communicator>(communicator_options);
-        communicator->plan(layout, ReduceOp::sum);
+        planned = &communicator->plan(layout, ReduceOp::sum);
       } catch (const Unsupported&) {
         continue;  // e.g. dgx1-hierarchical for K != 8
       }
-      const Plan& plan = communicator->plan(layout, ReduceOp::sum);
+      const Plan& plan = *planned;
       const double predicted =
           predict_thread_time(plan.schedule, costs,
                               {communicator_options.piece_elements, communicator_options.stream_min_bytes,

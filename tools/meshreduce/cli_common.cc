@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -152,8 +153,8 @@ void expected(DType dtype, ReduceOp op, int devices, std::int64_t combined, void
 
 }  // namespace
 
-TestBuffers::TestBuffers(int devices, std::span<const TensorSpec> layout, bool in_place)
-    : devices_(devices), layout_(layout.begin(), layout.end()) {
+TestBuffers::TestBuffers(int devices, std::span<const TensorSpec> layout, bool in_place, Fill fill)
+    : devices_(devices), layout_(layout.begin(), layout.end()), fill_(fill), in_place_(in_place) {
   std::size_t arena = 0;
   for (const TensorSpec& spec : layout_) {
     arena += padded_bytes(spec);
@@ -183,15 +184,65 @@ int TestBuffers::value(int device, int tensor, std::int64_t element) {
   return static_cast<int>((device * 7 + tensor * 3 + element) % 9) - 4;
 }
 
+namespace {
+
+// A 64-bit mix of (device, tensor, element): SplitMix64's finalizer.
+std::uint64_t mix(int device, int tensor, std::int64_t element) {
+  std::uint64_t x = static_cast<std::uint64_t>(element) * 0x9e3779b97f4a7c15ULL +
+                    static_cast<std::uint64_t>(tensor) * 0xbf58476d1ce4e5b9ULL +
+                    static_cast<std::uint64_t>(device) * 0x94d049bb133111ebULL + 0x2545f4914f6cdd1dULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// The value `v` as the dtype stores it.
+double as_stored(DType dtype, double v) {
+  switch (dtype) {
+    case DType::f32: return static_cast<float>(v);
+    case DType::f64: return v;
+    case DType::f16: return detail::f16_to_f32(detail::f32_to_f16(static_cast<float>(v)));
+    case DType::bf16: return detail::bf16_to_f32(detail::f32_to_bf16(static_cast<float>(v)));
+    case DType::i32: return static_cast<std::int32_t>(v);
+    case DType::i64: return static_cast<double>(static_cast<std::int64_t>(v));
+  }
+  return v;
+}
+
+}  // namespace
+
+double TestBuffers::raw_value(int device, int tensor, std::int64_t element) const {
+  if (fill_ == Fill::exact) return value(device, tensor, element);
+  const DType dtype = layout_[static_cast<std::size_t>(tensor)].dtype;
+  const std::uint64_t h = mix(device, tensor, element);
+  const double sign = (h & 1) != 0 ? -1.0 : 1.0;
+  if (dtype == DType::i32 || dtype == DType::i64) return sign * static_cast<double>((h >> 1) % (1 << 20));
+  const double mantissa = 1.0 + static_cast<double>((h >> 1) & 0x3ff) / 1024.0;
+  const int span = dtype == DType::f16 ? 8 : 24;
+  const int exponent = static_cast<int>((h >> 11) % static_cast<std::uint64_t>(2 * span + 1)) - span;
+  return sign * std::ldexp(mantissa, exponent);
+}
+
+double TestBuffers::input_value(int device, int tensor, std::int64_t element) const {
+  return as_stored(layout_[static_cast<std::size_t>(tensor)].dtype, raw_value(device, tensor, element));
+}
+
+void TestBuffers::fill(Fill fill) {
+  fill_ = fill;
+  reset_inputs();
+}
+
 void TestBuffers::reset_inputs() {
   for (int k = 0; k < devices_; ++k)
     for (std::size_t n = 0; n < layout_.size(); ++n) {
       void* base = const_cast<void*>(inputs_[static_cast<std::size_t>(k)][n].data);
-      for (std::int64_t i = 0; i < layout_[n].count; ++i) store(layout_[n].dtype, base, i, value(k, static_cast<int>(n), i));
+      for (std::int64_t i = 0; i < layout_[n].count; ++i)
+        store(layout_[n].dtype, base, i, raw_value(k, static_cast<int>(n), i));
     }
 }
 
 std::int64_t TestBuffers::count_wrong(ReduceOp op) const {
+  if (fill_ != Fill::exact) throw Error("TestBuffers::count_wrong: the spread fill has no order-free reference");
   std::int64_t wrong = 0;
   std::byte want[8];
   for (std::size_t n = 0; n < layout_.size(); ++n) {
@@ -225,7 +276,8 @@ CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp
     else communicator.allreduce(buffers.inputs(), buffers.outputs(), op);
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     if (i >= warmup) seconds.push_back(elapsed.count());
-    if (i == 0) timing.wrong = buffers.count_wrong(op);  // checked once: the plan and the data do not change
+    // The first call shows the plan right; the last, that nothing drifted over repeated calls.
+    if (i == 0 || i + 1 == warmup + iterations) timing.wrong += buffers.count_wrong(op);
   }
   timing.median_s = median(seconds);
   return timing;

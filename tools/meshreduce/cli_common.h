@@ -1,5 +1,6 @@
 // What several subcommands share: the flags that describe a job, workload lookup, and test
-// buffers filled with values whose sums are exact in any order, so outputs check bit for bit.
+// buffers filled with values whose sums are exact in any order (outputs check bit for bit) or
+// whose sums depend on the order (checks of the order).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -40,19 +41,38 @@ std::vector<std::string> embedded_workload_names();
 // K devices' inputs and outputs for a layout, each tensor 64-byte aligned, filled once.
 class TestBuffers {
  public:
-  TestBuffers(int devices, std::span<const TensorSpec> layout, bool in_place);
-  // Input k, element i of tensor n: a small integer in [-4, 4], so sums are exact in any order.
+  // exact: small integers in [-4, 4], whose sums are exact in any order, so every output can be
+  // checked against one plainly computed value (count_wrong). spread: values of one significant
+  // 10-bit mantissa and exponents far apart (f32/f64/bf16: 2^-24..2^24, f16: 2^-8..2^8; integers
+  // up to 2^20), so that adding in another order gives other bits: for checks of the order.
+  enum class Fill { exact, spread };
+
+  TestBuffers(int devices, std::span<const TensorSpec> layout, bool in_place, Fill fill = Fill::exact);
+  // Input k, element i of tensor n for the exact fill.
   static int value(int device, int tensor, std::int64_t element);
-  void reset_inputs();  // rewrite the inputs (an in-place run overwrote them)
+  // Input k, element i of tensor n as stored (rounded to the tensor's dtype), for the fill in use.
+  double input_value(int device, int tensor, std::int64_t element) const;
+  void fill(Fill fill);  // switch the fill and rewrite the inputs
+  void reset_inputs();   // rewrite the inputs (an in-place run overwrote them)
   std::vector<std::vector<ConstTensorView>>& inputs() { return inputs_; }
   std::vector<std::vector<TensorView>>& outputs() { return outputs_; }
-  // Compare every output element with the plainly computed reduction; returns mismatches.
+  const std::vector<std::vector<TensorView>>& outputs() const { return outputs_; }
+  std::span<const TensorSpec> layout() const { return layout_; }
+  int devices() const { return devices_; }
+  // Compare every output element with the plainly computed reduction of the exact fill; returns
+  // mismatches (throws for the spread fill, whose reduction depends on the order).
   std::int64_t count_wrong(ReduceOp op) const;
   std::int64_t bytes_per_device() const { return bytes_per_device_; }
+  // The bytes the call's buffers take on all devices: inputs and outputs (in place: one set).
+  std::int64_t footprint_bytes() const { return bytes_per_device_ * devices_ * (in_place_ ? 1 : 2); }
 
  private:
+  double raw_value(int device, int tensor, std::int64_t element) const;
+
   int devices_;
   std::vector<TensorSpec> layout_;
+  Fill fill_ = Fill::exact;
+  bool in_place_ = false;
   std::int64_t bytes_per_device_ = 0;
   std::vector<std::unique_ptr<std::byte[]>> arenas_;
   std::vector<std::vector<ConstTensorView>> inputs_;
@@ -60,8 +80,9 @@ class TestBuffers {
 };
 
 // Times `warmup + iterations` calls on `buffers` (in place: the outputs, inputs rewritten before
-// each call after the first), checks the first call's outputs bit for bit, and returns the
-// median of the timed calls.
+// each call after the first), checks the first and the last call's outputs bit for bit against
+// the exact reference (wrong: mismatches of both together), and returns the median of the timed
+// calls.
 struct CallTiming {
   double median_s = 0;
   std::int64_t wrong = 0;

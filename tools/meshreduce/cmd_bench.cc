@@ -1,16 +1,18 @@
-// meshreduce bench: a size sweep in the format of nccl-tests (bytes, elements, time, algbw,
-// busbw, #wrong), with this machine's memory limits measured in the same run.
+// meshreduce bench: a size sweep printed as nccl-tests prints one (each row as soon as it is
+// measured; out of place and in place side by side), with this machine's streaming bound
+// measured in the same run (stream_probe.h): per row, the fraction of the bound reached.
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "arg_checks.h"
 #include "cli_common.h"
 #include "commands.h"
-#include "memory_limits.h"
 #include "meshreduce/error.h"
+#include "stream_probe.h"
 
 namespace meshreduce::cli {
 namespace {
@@ -21,38 +23,139 @@ struct BenchOptions {
   std::string calibration;  // a calibrated topology file whose thread costs "auto" plans with
   std::string min_bytes = "4K";
   std::string max_bytes = "64M";
-  int factor = 2;
-  int warmup = 3;
-  int iterations = 10;
-  bool in_place = false;
+  std::int64_t factor = 2;
+  std::int64_t warmup = 3;
+  std::int64_t iterations = 10;
   bool json = false;
-  bool no_limits = false;
-  std::string limits_bytes = "64M";
+  bool no_probe = false;
+  std::string probe_bytes = "512M";
+};
+
+// The validated numbers a sweep runs with.
+struct Sweep {
+  int devices = 0;
+  DType dtype = DType::f32;
+  ReduceOp op = ReduceOp::sum;
+  std::int64_t min_bytes = 0;
+  std::int64_t max_bytes = 0;
+  std::int64_t probe_bytes = 0;
+};
+
+// Every flag checked before anything is measured or allocated.
+Sweep validate(const BenchOptions& bench, const CommunicatorOptions& options) {
+  Sweep sweep;
+  check_range("--factor", bench.factor, 2, kMaxFactor);
+  check_range("--warmup", bench.warmup, 0, kMaxCalls);
+  check_range("--iterations", bench.iterations, 1, kMaxCalls);
+  check_range("--threads", bench.job.threads, 0, kMaxThreads);
+  check_range("--chunk-elements", bench.job.chunk_elements, 0, std::numeric_limits<std::int64_t>::max());
+  sweep.devices = static_cast<int>(options.devices.size());
+  sweep.dtype = parse_dtype(bench.job.dtype);
+  sweep.op = parse_reduce_op(bench.job.op);
+  const auto element = static_cast<std::int64_t>(dtype_size(sweep.dtype));
+  sweep.min_bytes = std::max(checked_size("--min-bytes", bench.min_bytes), element);
+  sweep.max_bytes = checked_size("--max-bytes", bench.max_bytes);
+  // Out of place: K inputs and K outputs live at once.
+  check_fits_in_memory("--max-bytes", bench.max_bytes, sweep.max_bytes, 2, sweep.devices);
+  if (sweep.max_bytes < sweep.min_bytes)
+    throw InvalidArgument("--max-bytes " + bench.max_bytes + ": below --min-bytes " + bench.min_bytes + " (" +
+                          std::to_string(sweep.min_bytes) + " bytes): the table would be empty");
+  if (!bench.no_probe) {
+    sweep.probe_bytes = checked_size("--probe-bytes", bench.probe_bytes);
+    constexpr std::int64_t kMinProbe = std::int64_t{1} << 20;
+    if (sweep.probe_bytes < kMinProbe)
+      throw InvalidArgument("--probe-bytes " + bench.probe_bytes + ": below the least, 1 MiB");
+    check_fits_in_memory("--probe-bytes", bench.probe_bytes, sweep.probe_bytes, 2, 1);
+  }
+  return sweep;
+}
+
+struct Result {
+  double time_us = 0;
+  double algbw = 0;
+  double busbw = 0;
+  std::int64_t wrong = 0;
+  double bound = -1;  // bound time / measured time; < 0: no probe
+  double probe_gbps = 0;  // the B of the bound (the main probe's, or one over this footprint)
 };
 
 struct Row {
   std::int64_t bytes = 0;
   std::int64_t elements = 0;
-  double time_us = 0;
-  double algbw = 0;
-  double busbw = 0;
-  std::int64_t wrong = 0;
+  Result out_of_place;
+  Result in_place;
   std::string pick;  // the algorithm the plan runs (the planner's, for "auto")
 };
 
-Row measure(Communicator& communicator, const BenchOptions& bench, DType dtype, ReduceOp op, std::int64_t elements) {
-  const std::vector<TensorSpec> layout{{elements, dtype}};
-  TestBuffers buffers(communicator.size(), layout, bench.in_place);
-  const CallTiming timing = time_calls(communicator, buffers, op, bench.in_place, bench.warmup, bench.iterations);
+Result measure(Communicator& communicator, const BenchOptions& bench, const Sweep& sweep, BoundProbes* probes,
+               std::int64_t elements, bool in_place) {
+  const std::vector<TensorSpec> layout{{elements, sweep.dtype}};
+  TestBuffers buffers(communicator.size(), layout, in_place);
+  const CallTiming timing = time_calls(communicator, buffers, sweep.op, in_place, static_cast<int>(bench.warmup),
+                                       static_cast<int>(bench.iterations));
   const double t = timing.median_s;
   const std::int64_t bytes = buffers.bytes_per_device();
-  const Plan& plan = communicator.plan(layout, op);
-  const std::string pick = plan.choices.empty() ? bench.algorithm : plan.choices.front().algorithm;
-  return {bytes, elements, t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, pick};
+  Result result{t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, -1, 0};
+  const std::int64_t footprint = buffers.footprint_bytes();
+  if (probes != nullptr && t > 0) {
+    result.probe_gbps = probes->best_gbps(footprint);
+    result.bound = probes->bound_seconds(bytes, footprint) / t;
+  }
+  return result;
+}
+
+std::string bound_text(double bound) {
+  if (bound < 0) return "-";
+  char text[16];
+  std::snprintf(text, sizeof text, "%.2f", bound);
+  return text;
+}
+
+void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, const StreamProbe* probe) {
+  std::printf("# meshreduce bench: %s, %d devices (%s), %s %s, median of %lld calls after %lld warm-up\n",
+              bench.algorithm.c_str(), devices, bench.job.topology.c_str(),
+              std::string(dtype_name(sweep.dtype)).c_str(), std::string(reduce_op_name(sweep.op)).c_str(),
+              static_cast<long long>(bench.iterations), static_cast<long long>(bench.warmup));
+  if (probe != nullptr) {
+    std::printf("# streaming probe: %d threads over %s, best (median) of %d, GB/s of bytes read + written:\n#  ",
+                probe->threads, human_bytes(static_cast<double>(probe->bytes)).c_str(), probe->repetitions);
+    for (const ProbeKernel& kernel : probe->kernels)
+      std::printf(" %s %.1f (%.1f);", kernel.name.c_str(), kernel.best_gbps, kernel.median_gbps);
+    std::printf("\n# bound: an allreduce of S bytes per device over K moves >= 2 K S bytes, so t >= 2 K S / B with"
+                " B = %.2f GB/s (%s);\n# calls whose buffers take less than %s use B over buffers of their size if"
+                " higher (caches); \"bound\" = that time / measured time (<= 1)\n",
+                probe->best_gbps, probe->best_kernel.c_str(), human_bytes(static_cast<double>(probe->bytes)).c_str());
+  }
+  std::printf("#%75s%41s\n", "out-of-place", "in-place");
+  std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s\n", "size", "count", "type", "redop",
+              "root", "time", "algbw", "busbw", "#wrong", "bound", "time", "algbw", "busbw", "#wrong", "bound",
+              bench.algorithm == "auto" ? "  algorithm" : "");
+  std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s\n", "(B)", "(elements)", "", "", "",
+              "(us)", "(GB/s)", "(GB/s)", "", "", "(us)", "(GB/s)", "(GB/s)", "", "");
+  std::fflush(stdout);
+}
+
+void print_row(const Row& row, const Sweep& sweep, bool show_pick) {
+  std::printf("  %10lld %12lld %6s %6s %5d", static_cast<long long>(row.bytes), static_cast<long long>(row.elements),
+              std::string(dtype_name(sweep.dtype)).c_str(), std::string(reduce_op_name(sweep.op)).c_str(), -1);
+  for (const Result* r : {&row.out_of_place, &row.in_place})
+    std::printf(" %9.1f %7.2f %7.2f %6lld %5s", r->time_us, r->algbw, r->busbw, static_cast<long long>(r->wrong),
+                bound_text(r->bound).c_str());
+  if (show_pick) std::printf("  %s", row.pick.c_str());
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+nlohmann::json result_json(const Result& r) {
+  nlohmann::json out{{"time_us", r.time_us}, {"algbw", r.algbw}, {"busbw", r.busbw}, {"wrong", r.wrong}};
+  out["bound"] = r.bound < 0 ? nlohmann::json() : nlohmann::json(r.bound);
+  if (r.probe_gbps > 0) out["probe_gbps"] = r.probe_gbps;
+  return out;
 }
 
 void run_bench(const BenchOptions& bench) {
   CommunicatorOptions options = communicator_options(bench.job, bench.algorithm);
+  const Sweep sweep = validate(bench, options);
   // The calls run on this machine's threads: "auto" plans with the thread executor's costs.
   if (!bench.calibration.empty()) {
     const Topology calibrated = load_topology(bench.calibration);
@@ -63,57 +166,65 @@ void run_bench(const BenchOptions& bench) {
     options.thread_costs = default_thread_costs(bench.job.threads);
   }
   Communicator communicator(std::move(options));
-  const DType dtype = parse_dtype(bench.job.dtype);
-  const ReduceOp op = parse_reduce_op(bench.job.op);
-  const std::int64_t element = static_cast<std::int64_t>(dtype_size(dtype));
-  const std::int64_t min_bytes = std::max(parse_size(bench.min_bytes), element);
-  const std::int64_t max_bytes = parse_size(bench.max_bytes);
-  if (bench.factor < 2) throw InvalidArgument("--factor must be >= 2, got " + std::to_string(bench.factor));
-  const bool progress = isatty(STDERR_FILENO) != 0;
+  const bool progress = isatty(STDERR_FILENO) != 0 && bench.json;
 
-  MemoryLimits limits;
-  if (!bench.no_limits)
-    limits = measure_memory_limits(communicator.size(), parse_size(bench.limits_bytes), bench.job.threads, 5);
+  std::unique_ptr<BoundProbes> probes;
+  if (!bench.no_probe)
+    probes = std::make_unique<BoundProbes>(
+        measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, 5), communicator.size(),
+        bench.job.threads);
+  if (!bench.json) print_header(bench, sweep, communicator.size(), probes ? &probes->main() : nullptr);
 
+  const auto element = static_cast<std::int64_t>(dtype_size(sweep.dtype));
   std::vector<Row> rows;
-  for (std::int64_t bytes = min_bytes; bytes <= max_bytes; bytes *= bench.factor) {
+  for (std::int64_t bytes = sweep.min_bytes; bytes <= sweep.max_bytes;) {
     if (progress) std::fprintf(stderr, "\rmeshreduce bench: %lld bytes ...", static_cast<long long>(bytes));
-    rows.push_back(measure(communicator, bench, dtype, op, bytes / element));
+    Row row;
+    row.elements = bytes / element;
+    row.bytes = row.elements * element;
+    row.out_of_place = measure(communicator, bench, sweep, probes.get(), row.elements, false);
+    row.in_place = measure(communicator, bench, sweep, probes.get(), row.elements, true);
+    const Plan& plan = communicator.plan(std::vector<TensorSpec>{{row.elements, sweep.dtype}}, sweep.op);
+    row.pick = plan.choices.empty() ? bench.algorithm : plan.choices.front().algorithm;
+    if (!bench.json) print_row(row, sweep, bench.algorithm == "auto");
+    rows.push_back(std::move(row));
+    if (bytes > sweep.max_bytes / bench.factor) break;  // the next row would pass the end (or overflow)
+    bytes *= bench.factor;
   }
   if (progress) std::fprintf(stderr, "\r%60s\r", "");
 
   std::int64_t wrong = 0;
-  for (const Row& row : rows) wrong += row.wrong;
+  double busbw_sum = 0;
+  for (const Row& row : rows) {
+    wrong += row.out_of_place.wrong + row.in_place.wrong;
+    busbw_sum += row.out_of_place.busbw + row.in_place.busbw;
+  }
+  const double average_busbw = rows.empty() ? 0 : busbw_sum / (2.0 * static_cast<double>(rows.size()));
   if (bench.json) {
     nlohmann::json out{{"implementation", "meshreduce"}, {"algorithm", bench.algorithm},
-                       {"devices", communicator.size()}, {"dtype", dtype_name(dtype)}, {"op", reduce_op_name(op)},
-                       {"in_place", bench.in_place}, {"iterations", bench.iterations},
-                       {"limits", {{"copy_gbps", limits.copy_gbps}, {"reduce_busbw_gbps", limits.reduce_busbw_gbps}}},
-                       {"results", nlohmann::json::array()}};
-    for (const Row& row : rows)
-      out["results"].push_back({{"bytes", row.bytes}, {"elements", row.elements}, {"time_us", row.time_us},
-                                {"algbw", row.algbw}, {"busbw", row.busbw}, {"wrong", row.wrong},
-                                {"algorithm", row.pick}});
+                       {"devices", communicator.size()}, {"dtype", dtype_name(sweep.dtype)},
+                       {"op", reduce_op_name(sweep.op)}, {"warmup", bench.warmup}, {"iterations", bench.iterations},
+                       {"avg_busbw", average_busbw}, {"results", nlohmann::json::array()}};
+    if (probes) {
+      const StreamProbe* probe = &probes->main();
+      nlohmann::json kernels = nlohmann::json::array();
+      for (const ProbeKernel& kernel : probe->kernels)
+        kernels.push_back({{"name", kernel.name}, {"best_gbps", kernel.best_gbps}, {"median_gbps", kernel.median_gbps}});
+      out["probe"] = {{"threads", probe->threads}, {"bytes", probe->bytes}, {"repetitions", probe->repetitions},
+                      {"best_gbps", probe->best_gbps}, {"best_kernel", probe->best_kernel}, {"kernels", kernels}};
+    }
+    for (const Row& row : rows) {
+      nlohmann::json entry = result_json(row.out_of_place);
+      entry["bytes"] = row.bytes;
+      entry["elements"] = row.elements;
+      entry["algorithm"] = row.pick;
+      entry["in_place"] = result_json(row.in_place);
+      out["results"].push_back(std::move(entry));
+    }
     std::printf("%s\n", out.dump(1).c_str());
   } else {
-    std::printf("# meshreduce bench: %s, %d devices, %s %s, %s, median of %d iterations after %d warm-up\n",
-                bench.algorithm.c_str(), communicator.size(), std::string(dtype_name(dtype)).c_str(),
-                std::string(reduce_op_name(op)).c_str(), bench.in_place ? "in place" : "out of place",
-                bench.iterations, bench.warmup);
-    if (!bench.no_limits)
-      std::printf("# memory limits (%s per device): copy %.2f GB/s (read+write), single-pass %d-way reduce %.2f GB/s busbw\n",
-                  bench.limits_bytes.c_str(), limits.copy_gbps, communicator.size(), limits.reduce_busbw_gbps);
-    std::printf("#%13s %12s %12s %10s %10s %8s %10s\n", "size (B)", "count", "time (us)", "algbw", "busbw", "#wrong",
-                bench.no_limits ? "" : "of limit");
-    for (const Row& row : rows) {
-      std::printf(" %13lld %12lld %12.1f %10.2f %10.2f %8lld", static_cast<long long>(row.bytes),
-                  static_cast<long long>(row.elements), row.time_us, row.algbw, row.busbw,
-                  static_cast<long long>(row.wrong));
-      if (!bench.no_limits && limits.reduce_busbw_gbps > 0) std::printf(" %9.0f%%", 100 * row.busbw / limits.reduce_busbw_gbps);
-      if (bench.algorithm == "auto") std::printf("  %s", row.pick.c_str());
-      std::printf("\n");
-    }
-    std::printf("# out of bounds values : %lld %s\n", static_cast<long long>(wrong), wrong == 0 ? "OK" : "FAILED");
+    std::printf("# Out of bounds values : %lld %s\n", static_cast<long long>(wrong), wrong == 0 ? "OK" : "FAILED");
+    std::printf("# Avg bus bandwidth    : %g\n", average_busbw);
   }
   if (wrong != 0) throw Error("bench: " + std::to_string(wrong) + " elements differ from the reference");
 }
@@ -122,10 +233,12 @@ void run_bench(const BenchOptions& bench) {
 
 void add_bench_command(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
-  CLI::App* command = app.add_subcommand("bench", "sweep sizes like nccl-tests: time, algbw, busbw, #wrong");
-  add_job_flags(*command, options->job);
+  CLI::App* command = app.add_subcommand(
+      "bench", "sweep sizes like nccl-tests (out of place and in place), with the streaming bound of this machine");
+  // bench's own defaults, set before the flags are registered so that --help shows them.
   options->job.topology = "flat:8";
   options->job.op = "sum";
+  add_job_flags(*command, options->job);
   command->add_option("--algorithm,-a", options->algorithm, "algorithm name, or auto (the planner's pick per size)")
       ->capture_default_str();
   command->add_option("--calibration", options->calibration,
@@ -133,13 +246,12 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--min-bytes,-b", options->min_bytes, "smallest size per device (K, M, G suffixes)")->capture_default_str();
   command->add_option("--max-bytes,-e", options->max_bytes, "largest size per device")->capture_default_str();
   command->add_option("--factor,-f", options->factor, "size multiplier between rows")->capture_default_str();
-  command->add_option("--warmup,-w", options->warmup, "untimed iterations per size")->capture_default_str();
-  command->add_option("--iterations,-n", options->iterations, "timed iterations per size")->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  command->add_flag("--in-place", options->in_place, "reduce in place");
+  command->add_option("--warmup", options->warmup, "untimed calls per size")->capture_default_str();
+  command->add_option("--iterations,-n", options->iterations, "timed calls per size")->capture_default_str();
   command->add_flag("--json", options->json, "print JSON instead of the table");
-  command->add_flag("--no-limits", options->no_limits, "skip measuring the memory limits");
-  command->add_option("--limits-bytes", options->limits_bytes, "buffer size per device for the limits")->capture_default_str();
+  command->add_flag("--no-probe", options->no_probe, "skip the streaming probe (no bound column)");
+  command->add_option("--probe-bytes", options->probe_bytes, "memory the streaming probe runs over, in all")
+      ->capture_default_str();
   command->callback([options] { run_bench(*options); });
 }
 

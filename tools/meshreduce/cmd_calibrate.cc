@@ -4,14 +4,15 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "arg_checks.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "meshreduce/error.h"
 #include "meshreduce/thread_model.h"
+#include "stream_probe.h"
 
 namespace meshreduce::cli {
 namespace {
@@ -23,13 +24,51 @@ constexpr double kAgreement = 0.25;
 struct CalibrateOptions {
   std::string output = "local.json";
   std::string from;
-  int devices = 8;
-  std::string sizes = "1M,16M,256M";
+  std::int64_t devices = 8;
+  std::vector<std::string> sizes{"1M", "16M", "256M"};
   std::string algorithm = "all";
-  int threads = 0;
-  int warmup = 1;
-  int iterations = 5;
+  std::int64_t threads = 0;
+  std::int64_t warmup = 1;
+  std::int64_t iterations = 5;
+  std::string probe_bytes = "512M";
 };
+
+// The largest K calibrate compares: every algorithm's schedule and K buffers per size.
+constexpr std::int64_t kMaxCalibrateDevices = 1024;
+
+// Every flag checked before anything is measured or written (a bad flag must not cost the user
+// a good local.json). Returns the sizes in bytes.
+std::vector<std::int64_t> validate(const CalibrateOptions& options) {
+  check_range("--devices", options.devices, 1, kMaxCalibrateDevices);
+  check_range("--threads", options.threads, 0, kMaxThreads);
+  check_range("--warmup", options.warmup, 0, kMaxCalls);
+  check_range("--iterations", options.iterations, 1, kMaxCalls);
+  if (options.sizes.empty()) throw InvalidArgument("--sizes: no size given");
+  std::vector<std::int64_t> sizes;
+  for (const std::string& text : options.sizes) {
+    const std::int64_t bytes = checked_size("--sizes", text);
+    if (bytes < 4) throw InvalidArgument("--sizes " + text + ": below the least, 4 bytes (one f32)");
+    check_fits_in_memory("--sizes", text, bytes, 2, static_cast<int>(options.devices));
+    sizes.push_back(bytes);
+  }
+  if (options.from.empty()) {
+    const std::int64_t probe = checked_size("--probe-bytes", options.probe_bytes);
+    if (probe < (std::int64_t{1} << 20)) throw InvalidArgument("--probe-bytes " + options.probe_bytes + ": below the least, 1 MiB");
+    check_fits_in_memory("--probe-bytes", options.probe_bytes, probe, 2, 1);
+    if (options.output.empty()) throw InvalidArgument("--output: empty file name");
+  } else {
+    const Topology stored = load_topology(options.from);
+    if (!stored.thread_costs)
+      throw InvalidArgument("--from " + options.from + ": the file has no thread_costs; run `meshreduce calibrate --output " +
+                            options.from + "` first");
+  }
+  if (options.algorithm == "all" || options.algorithm == "auto") return sizes;
+  for (const Algorithm& algorithm : algorithms())
+    if (algorithm.name == options.algorithm) return sizes;
+  std::string known;
+  for (const Algorithm& algorithm : algorithms()) known += " " + std::string(algorithm.name);
+  throw InvalidArgument("--algorithm " + options.algorithm + ": not an algorithm (known:" + known + ", auto, all)");
+}
 
 ThreadCosts obtain_costs(const CalibrateOptions& options) {
   if (!options.from.empty()) {
@@ -41,8 +80,21 @@ ThreadCosts obtain_costs(const CalibrateOptions& options) {
     return *stored.thread_costs;
   }
   std::fprintf(stderr, "meshreduce calibrate: measuring memory bandwidth and the thread executor (a few seconds)\n");
-  Topology local = local_topology(measure_memory_bandwidth(std::int64_t{64} << 20, 5, options.threads));
-  local.thread_costs = measure_thread_costs(options.threads);
+  const int threads = static_cast<int>(options.threads);
+  // The all-threads memory figure is the streaming probe's, the one bench's bound uses: the best
+  // of its copy kernels, as bytes copied per second (half its traffic).
+  const StreamProbe probe = measure_stream_probe(static_cast<int>(options.devices),
+                                                 checked_size("--probe-bytes", options.probe_bytes), threads, 5);
+  MemoryBandwidth bandwidth = measure_memory_bandwidth(std::int64_t{64} << 20, 5, threads);
+  double copy_traffic = 0;
+  for (const ProbeKernel& kernel : probe.kernels)
+    if (kernel.name.starts_with("copy")) copy_traffic = std::max(copy_traffic, kernel.best_gbps);
+  bandwidth.copy_all_threads_gbps = copy_traffic / 2;
+  bandwidth.threads = probe.threads;
+  std::printf("# streaming probe: B = %.2f GB/s of bytes read + written (%s, %d threads); copy %.2f GB/s of bytes copied\n",
+              probe.best_gbps, probe.best_kernel.c_str(), probe.threads, bandwidth.copy_all_threads_gbps);
+  Topology local = local_topology(bandwidth);
+  local.thread_costs = measure_thread_costs(threads);
   save_topology(local, options.output);
   std::printf("# wrote %s: the local topology with the measured figures\n", options.output.c_str());
   return *local.thread_costs;
@@ -57,27 +109,28 @@ std::vector<std::string> algorithm_names(const CalibrateOptions& options) {
 }
 
 void run_calibrate(const CalibrateOptions& options) {
-  if (options.devices < 1) throw InvalidArgument("--devices must be >= 1, got " + std::to_string(options.devices));
+  const std::vector<std::int64_t> sizes = validate(options);
   const ThreadCosts costs = obtain_costs(options);
   std::printf("# thread costs: %d threads, memory %.2f GB/s, one thread %.2f GB/s, write cost %.2f (streamed %.2f), "
               "%.3f us per piece, %.2f us per call\n",
               costs.threads, costs.memory_gbps, costs.thread_gbps, costs.write_cost, costs.stream_write_cost,
               costs.piece_overhead_us, costs.call_overhead_us);
-  std::printf("# %d devices, f32 sum, out of place; measured: median of %d calls after %d warm-up\n", options.devices,
-              options.iterations, options.warmup);
+  std::printf("# %lld devices, f32 sum, out of place; measured: median of %lld calls after %lld warm-up\n",
+              static_cast<long long>(options.devices), static_cast<long long>(options.iterations),
+              static_cast<long long>(options.warmup));
   std::printf("# %-18s %10s %14s %14s %9s %7s\n", "algorithm", "size", "predicted us", "measured us", "measured", "");
 
   const std::vector<std::string> names = algorithm_names(options);
   int large = 0;
   int agreeing = 0;
-  std::stringstream list(options.sizes);
-  for (std::string size_text; std::getline(list, size_text, ',');) {
-    const std::int64_t bytes = parse_size(size_text);
+  for (std::size_t s = 0; s < sizes.size(); ++s) {
+    const std::string& size_text = options.sizes[s];
+    const std::int64_t bytes = sizes[s];
     const std::vector<TensorSpec> layout{{std::max<std::int64_t>(bytes / 4, 1), DType::f32}};
-    TestBuffers buffers(options.devices, layout, false);
+    TestBuffers buffers(static_cast<int>(options.devices), layout, false);
     for (const std::string& name : names) {
       CommunicatorOptions communicator_options;
-      communicator_options.topology = flat_topology(options.devices);
+      communicator_options.topology = flat_topology(static_cast<int>(options.devices));
       communicator_options.algorithm = name;
       communicator_options.threads = costs.threads;
       communicator_options.thread_costs = costs;
@@ -95,7 +148,8 @@ void run_calibrate(const CalibrateOptions& options) {
                               {communicator_options.piece_elements, communicator_options.stream_min_bytes,
                                communicator_options.inline_bytes})
               .time_s;
-      const CallTiming timing = time_calls(*communicator, buffers, ReduceOp::sum, false, options.warmup, options.iterations);
+      const CallTiming timing = time_calls(*communicator, buffers, ReduceOp::sum, false, static_cast<int>(options.warmup),
+                                           static_cast<int>(options.iterations));
       if (timing.wrong != 0) throw Error("calibrate: " + name + " gave " + std::to_string(timing.wrong) + " wrong elements");
       const double ratio = timing.median_s / predicted;
       const bool agrees = std::abs(ratio - 1) <= kAgreement;
@@ -124,13 +178,16 @@ void add_calibrate_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--from", options->from, "use the thread costs stored in this file instead of measuring");
   command->add_option("--devices,-k", options->devices, "devices (memory spaces) of the comparison")->capture_default_str();
-  command->add_option("--sizes", options->sizes, "sizes per device, comma-separated")->capture_default_str();
+  command->add_option("--sizes", options->sizes, "sizes per device, e.g. 1M 16M 256M or 1M,16M,256M")
+      ->delimiter(',')
+      ->capture_default_str();
   command->add_option("--algorithm,-a", options->algorithm, "algorithm name, auto, or all")->capture_default_str();
   command->add_option("--threads,-t", options->threads, "worker threads (0: all hardware threads)")->capture_default_str();
-  command->add_option("--warmup,-w", options->warmup, "untimed calls per algorithm and size")->capture_default_str();
+  command->add_option("--warmup", options->warmup, "untimed calls per algorithm and size")->capture_default_str();
   command->add_option("--iterations,-n", options->iterations, "timed calls per algorithm and size")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->capture_default_str();
+  command->add_option("--probe-bytes", options->probe_bytes, "memory the streaming probe runs over, in all")
+      ->capture_default_str();
   command->callback([options] { run_calibrate(*options); });
 }
 

@@ -19,7 +19,11 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) app.get_subcommand("run")->parse(std::vector<std::string>{});
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;  // --help is not an error; every bad command line is a usage error
+  } catch (const meshreduce::InvalidArgument& e) {
+    std::fprintf(stderr, "meshreduce: error: %s\n", e.what());
+    return 2;  // a bad argument: the same exit code as a bad command line
   } catch (const std::exception& e) {
     std::fprintf(stderr, "meshreduce: error: %s\n", e.what());
     return 1;

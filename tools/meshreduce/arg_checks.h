@@ -1,0 +1,33 @@
+// Checks of bench's, run's and calibrate's flag values, made before a command measures or writes
+// anything: a bad value is an InvalidArgument (exit code 2) whose one line names the flag, the
+// value as given and the limit it breaks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace meshreduce::cli {
+
+// Documented limits of the measuring commands (docs/benchmarking.md).
+constexpr std::int64_t kMaxThreads = 1024;           // --threads
+constexpr std::int64_t kMaxCalls = 1'000'000;        // --warmup, --iterations
+constexpr std::int64_t kMaxFactor = 1 << 20;         // bench --factor
+
+// value in [low, high], else "--flag value: must be from low to high".
+void check_range(const std::string& flag, std::int64_t value, std::int64_t low, std::int64_t high);
+
+// parse_size(text), which must be >= 0: "--flag text: ..." on anything else.
+std::int64_t checked_size(const std::string& flag, const std::string& text);
+
+// This machine's physical memory in bytes (sysconf).
+std::int64_t physical_memory_bytes();
+
+// `buffers` buffers of `bytes` on each of `devices` devices must fit in physical memory, else
+// "--flag text: above the limit of L per device (...)".
+void check_fits_in_memory(const std::string& flag, const std::string& text, std::int64_t bytes, int buffers,
+                          int devices);
+
+// "64 MiB", "1.5 GiB": for messages.
+std::string human_bytes(double bytes);
+
+}  // namespace meshreduce::cli

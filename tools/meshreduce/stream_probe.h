@@ -1,0 +1,58 @@
+// The streaming-bandwidth probe: this machine's best rate of memory traffic (bytes read + bytes
+// written per second), measured in the same run as a benchmark, and the bound it puts on an
+// allreduce. docs/benchmarking.md explains the kernels and the bound.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace meshreduce::cli {
+
+struct ProbeKernel {
+  std::string name;       // "read", "write", "copy", "reduce 8->1", ...
+  double best_gbps = 0;   // traffic rate of the fastest repetition
+  double median_gbps = 0; // traffic rate of the median repetition
+};
+
+struct StreamProbe {
+  int threads = 0;
+  int repetitions = 0;
+  std::int64_t bytes = 0;  // memory the kernels run over (K inputs and K outputs together)
+  std::vector<ProbeKernel> kernels;
+  double best_gbps = 0;    // B: the best traffic rate of any kernel
+  std::string best_kernel;
+
+  // The least time an allreduce of `bytes` per device over `devices` memory spaces can take:
+  // each input is read once and each output written once, 2 K S bytes at B.
+  double bound_seconds(std::int64_t bytes, int devices) const;
+};
+
+// Runs read, write, copy and a K-way reduce (K = `devices`, at least 2) over `bytes` of memory
+// in all (split into K input and K output buffers) on `threads` threads (0: every hardware
+// thread), `repetitions` times each after one untimed round. A round passes over the buffers
+// as often as it takes to move `min_round_bytes` (small buffers: the rate of the caches that
+// hold them).
+StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int repetitions,
+                                 std::int64_t min_round_bytes = 0);
+
+// B for a call's footprint (the bytes its buffers take): the main probe's B for footprints at
+// least as large as the main probe's, else the higher of it and a probe over that footprint
+// (measured once per footprint, then remembered).
+class BoundProbes {
+ public:
+  BoundProbes(StreamProbe main, int devices, int threads) : main_(std::move(main)), devices_(devices), threads_(threads) {}
+  const StreamProbe& main() const { return main_; }
+  double best_gbps(std::int64_t footprint);
+  // 2 K S / B(footprint): the least time of an allreduce of `bytes` per device.
+  double bound_seconds(std::int64_t bytes, std::int64_t footprint);
+
+ private:
+  StreamProbe main_;
+  int devices_;
+  int threads_;
+  std::map<std::int64_t, double> by_footprint_;
+};
+
+}  // namespace meshreduce::cli

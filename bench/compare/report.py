@@ -3,7 +3,9 @@
 
 Reads RAW/<implementation>_k<K>_r<repetition>.json (the schema of `meshreduce bench --json`) and
 RAW/machine.json; per implementation, K and size takes the median time over repetitions, derives busbw
-from it, and compares meshreduce with the fastest peer (speedup = best peer time / meshreduce time).
+from it, and compares meshreduce with the fastest peer of all variants, as installed and with the heap
+mitigation (speedup = best peer time / meshreduce time). meshreduce's "of bound" is the fraction of the
+streaming bound (t >= 2 K S / B, B measured by `meshreduce bench`'s probe in the same run) it reaches.
 Prints the table, writes it as Markdown (--table) and draws busbw against size as SVG (--plot), by hand:
 the standard library only.
 """
@@ -17,12 +19,10 @@ import statistics
 import sys
 from collections import defaultdict
 
-ORDER = ["meshreduce", "openmpi", "mpich", "gloo"]
-COLORS = {"meshreduce": "#d62728", "openmpi": "#1f77b4", "mpich": "#2ca02c", "gloo": "#ff7f0e"}
+ORDER = ["meshreduce", "openmpi", "openmpi-heap", "mpich", "mpich-heap", "gloo"]
+COLORS = {"meshreduce": "#d62728", "openmpi": "#1f77b4", "openmpi-heap": "#17becf", "mpich": "#2ca02c",
+          "mpich-heap": "#bcbd22", "gloo": "#ff7f0e"}
 DASHES = ["", "7,4", "2,3", "10,3,2,3"]
-# "mr % of limit" is shown where the K inputs and K outputs (2 K S bytes) exceed this, so they no longer fit
-# in the caches (this VM reports no L3 size; 64 MiB is above the usual 16-32 MiB L3 of one chip).
-CACHE_BYTES = 64 << 20
 
 
 def size_label(n):
@@ -44,9 +44,10 @@ def busbw(bytes_, time_us, k):
     return bytes_ / (time_us * 1e3) * 2 * (k - 1) / k if time_us > 0 else 0.0
 
 
-def load_runs(raw):
-    """{(impl, K): {bytes: {"times": [...], "wrong": n, "algorithms": [...]}}}, limits, versions, notes."""
-    data = defaultdict(lambda: defaultdict(lambda: {"times": [], "wrong": 0, "algorithms": []}))
+def load_runs(raw, in_place):
+    """{(impl, K): {bytes: {"times": [...], "wrong": n, "algorithms": [...], "bounds": [...]}}},
+    the probe's B per K (GB/s of traffic), versions, notes."""
+    data = defaultdict(lambda: defaultdict(lambda: {"times": [], "wrong": 0, "algorithms": [], "bounds": []}))
     limits, versions, notes = defaultdict(list), {}, []
     for path in sorted(glob.glob(os.path.join(raw, "*_k*_r*.json"))):
         name = os.path.basename(path)
@@ -62,13 +63,17 @@ def load_runs(raw):
         versions[impl] = run.get("version") or run.get("algorithm", "")
         if impl == "meshreduce":
             versions[impl] = f"algorithm {run.get('algorithm')}"
-            limit = run.get("limits", {}).get("reduce_busbw_gbps", 0)
-            if limit:
-                limits[int(k)].append(limit)
+            probe = run.get("probe", {}).get("best_gbps", 0)
+            if probe:
+                limits[int(k)].append(probe)
         for row in run["results"]:
             cell = data[(impl, int(k))][row["bytes"]]
-            cell["times"].append(row["time_us"])
-            cell["wrong"] += row["wrong"]
+            # meshreduce measures both in one row; the peers ran the one that run.sh asked for.
+            figures = row["in_place"] if in_place and isinstance(row.get("in_place"), dict) else row
+            cell["times"].append(figures["time_us"])
+            cell["wrong"] += figures["wrong"]
+            if figures.get("bound") is not None:
+                cell["bounds"].append(figures["bound"])
             if "algorithm" in row:
                 cell["algorithms"].append(row["algorithm"])
     return data, {k: statistics.median(v) for k, v in limits.items()}, versions, notes
@@ -86,7 +91,7 @@ def build_table(data, limits):
     if "meshreduce" in impls and peers:
         header += ["best peer", "speedup"]
     if limits:
-        header.append("mr % of limit")
+        header.append("mr of bound")
     header.append("#wrong")
     rows, series = [], defaultdict(list)
     for k in ks:
@@ -110,9 +115,9 @@ def build_table(data, limits):
                 row.append(best[1] if best else "-")
                 row.append(f"{best[0] / times['meshreduce']:.2f}x" if best and "meshreduce" in times else "-")
             if limits:
-                t = times.get("meshreduce")
-                fits_cache = 2 * k * b < CACHE_BYTES  # data in caches: the memory limit does not apply
-                row.append(f"{100 * busbw(b, t, k) / limits[k]:.0f}%" if t and k in limits and not fits_cache else "-")
+                # bench leaves the fraction out where the buffers fit in the caches (no bound applies).
+                bounds = (data[("meshreduce", k)].get(b) or {}).get("bounds", [])
+                row.append(f"{statistics.median(bounds):.2f}" if bounds else "-")
             row.append(str(sum((data[(i, k)].get(b) or {"wrong": 0})["wrong"] for i in impls)))
             rows.append(row)
     return header, rows, series
@@ -160,7 +165,7 @@ def svg_plot(series, limits, title):
     for k, limit in sorted(limits.items()):
         y = py(limit)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{W - right}" y2="{y:.1f}" stroke="#999" stroke-dasharray="{dash[k]}"/>')
-        legend.append((f"reduce limit K={k}", "#999", dash[k]))
+        legend.append((f"streaming bound K={k}", "#999", dash[k]))
     for impl in ORDER:
         for k in ks:
             pts = sorted(p for p in series.get((impl, k), []) if p[1] > 0)
@@ -184,14 +189,16 @@ def main():
     parser.add_argument("--table", required=True)
     parser.add_argument("--plot", required=True)
     args = parser.parse_args()
-    data, limits, versions, notes = load_runs(args.raw)
-    if not data:
-        sys.exit("report.py: no results under " + args.raw)
     machine = {}
     if os.path.exists(os.path.join(args.raw, "machine.json")):
         with open(os.path.join(args.raw, "machine.json")) as f:
             machine = json.load(f)
-    header, rows, series = build_table(data, limits)
+    data, probes, versions, notes = load_runs(args.raw, machine.get("in_place", False))
+    if not data:
+        sys.exit("report.py: no results under " + args.raw)
+    # The bound as busbw, for the plot: busbw <= B (K - 1) / K^2.
+    limits = {k: v * (k - 1) / (k * k) for k, v in probes.items()}
+    header, rows, series = build_table(data, probes)
     table = markdown(header, rows)
     lines = [f"Command: `{machine.get('command', '?')}`", "",
              f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('memory_gib', '?')} GiB,"
@@ -199,10 +206,13 @@ def main():
              f" after {machine.get('load_after', '?')}; {machine.get('repetitions', '?')} repetitions in"
              f" {machine.get('minutes', '?')} min.", "",
              "Time: median over repetitions of each run's median call time (us, slowest rank); busbw in GB/s;"
-             " speedup = best peer's time / meshreduce's time; mr % of limit = meshreduce's busbw against the"
-             " single-pass K-way reduce that `meshreduce bench` measures in the same run, shown where the K inputs"
-             " and outputs (2 K x size) take 64 MiB or more, beyond the caches"
-             + "".join(f" (K={k}: {v:.2f} GB/s)" for k, v in sorted(limits.items())) + ".", ""]
+             " -heap: the same MPI with MALLOC_MMAP_THRESHOLD_ and MALLOC_TOP_PAD_ at"
+             f" {machine.get('heap_bytes', '?')} bytes (freed temporaries stay in the heap: no page faults on reuse);"
+             " best peer = the fastest of every peer and variant; speedup = best peer's time / meshreduce's time;"
+             " mr of bound = the streaming bound's time 2 K S / B over meshreduce's time (at most 1), B being the best"
+             " traffic rate of `meshreduce bench`'s probe in the same run"
+             + "".join(f" (K={k}: B = {v:.2f} GB/s)" for k, v in sorted(probes.items()))
+             + "; for buffers smaller than the probe's, B over buffers of their size (the caches may serve them).", ""]
     lines += ["Implementations: " + "; ".join(f"{i}: {versions[i]}" for i in ORDER if i in versions) + ".", ""]
     lines += [table, ""] + [f"- {n}" for n in notes]
     text = "\n".join(lines).rstrip() + "\n"

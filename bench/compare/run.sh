@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side by side: meshreduce against Open MPI's and MPICH's MPI_Allreduce and Gloo's allreduce algorithms,
-# on this machine, with the same K, sizes, dtype, op and bit-exact check. Installs the Debian packages if
+# on this machine, with the same K, sizes, dtype, op and bit-exact check. Every MPI peer runs twice: as
+# installed, and with glibc told to keep freed memory in its heap (the "-heap" variants, see README.md),
+# which spares MPI's per-call temporaries a fresh mmap and its page faults; the best of all is "best peer". Installs the Debian packages if
 # missing, builds the harnesses (and meshreduce), runs every implementation interleaved (round robin, the
 # order rotated each repetition) several times, then prints one table (median over repetitions) and writes
 # it as Markdown, with a plot of busbw against size as SVG. See README.md beside this file.
@@ -20,7 +22,11 @@ dtype=f32
 reps=3
 max_minutes=20
 algorithm=""
-implementations=meshreduce,openmpi,mpich,gloo
+implementations=meshreduce,openmpi,openmpi-heap,mpich,mpich-heap,gloo
+# The page-fault mitigation of the -heap variants: glibc serves requests below the mmap threshold from
+# its heap and keeps up to the top pad of freed memory there, so a temporary freed by one call is
+# reused, already mapped, by the next. 1 GiB covers 256 MiB messages and their temporaries.
+heap_bytes=1073741824
 gloo_algorithms=allreduce,ring,ring_chunked,halving_doubling,bcube
 in_place=""
 threads=0
@@ -51,9 +57,13 @@ usage: bench/compare/run.sh [flags]
   --algorithm NAME       meshreduce's algorithm (default: auto, the planner's pick per size, if this
                          meshreduce has it, else direct, else hierarchical)
   --threads N            meshreduce's worker threads (default 0: all hardware threads)
-  --implementations LIST subset of meshreduce,openmpi,mpich,gloo (default all)
+  --implementations LIST subset of meshreduce,openmpi,openmpi-heap,mpich,mpich-heap,gloo (default
+                         all); -heap: the same MPI with MALLOC_MMAP_THRESHOLD_ and MALLOC_TOP_PAD_ at
+                         --heap-bytes, so temporaries reuse the heap instead of fresh mmaps
+  --heap-bytes N         the -heap variants' glibc threshold and pad (default $heap_bytes)
   --gloo-algorithms LIST subset of $gloo_algorithms
-  --in-place             reduce in place (default out of place)
+  --in-place             the peers reduce in place, and the table takes meshreduce's in-place
+                         columns (meshreduce bench always measures both; default out of place)
   --results DIR          where raw JSON, table and plot go (default bench/compare/results)
   --table PATH           Markdown table (default RESULTS/compare.md)
   --plot PATH            SVG plot (default RESULTS/compare.svg)
@@ -79,6 +89,7 @@ while (($#)); do
     --algorithm) algorithm=$2; shift ;;
     --threads) threads=$2; shift ;;
     --implementations) implementations=$2; shift ;;
+    --heap-bytes) heap_bytes=$2; shift ;;
     --gloo-algorithms) gloo_algorithms=$2; shift ;;
     --in-place) in_place=--in-place ;;
     --results) results=$2; shift ;;
@@ -119,6 +130,7 @@ mkdir -p "$build" "$results/raw"
 cflags=(-O2 -Wall -Wextra -I"$here")
 have() { command -v "$1" >/dev/null 2>&1; }
 built=(meshreduce)
+with_heap() { built+=("$1" "$1-heap"); }
 stale() {  # target sources...: true when target is missing or older than a source
   local target=$1 source; shift
   [[ -x $target ]] || return 0
@@ -129,12 +141,12 @@ common=("$here/harness_common.h" "$here/run.sh")
 if have mpicc.openmpi; then
   ! stale "$build/mpi_allreduce_openmpi" "$here/mpi_allreduce.c" "${common[@]}" ||
     mpicc.openmpi -std=c11 "${cflags[@]}" -o "$build/mpi_allreduce_openmpi" "$here/mpi_allreduce.c"
-  built+=(openmpi)
+  with_heap openmpi
 fi
 if have mpicc.mpich; then
   ! stale "$build/mpi_allreduce_mpich" "$here/mpi_allreduce.c" "${common[@]}" ||
     mpicc.mpich -std=c11 "${cflags[@]}" -o "$build/mpi_allreduce_mpich" "$here/mpi_allreduce.c"
-  built+=(mpich)
+  with_heap mpich
 fi
 if [[ -f /usr/include/gloo/allreduce.h ]]; then
   ! stale "$build/gloo_allreduce" "$here/gloo_allreduce.cc" "${common[@]}" ||
@@ -153,7 +165,7 @@ fi
 if [[ -z $algorithm ]]; then
   algorithm=hierarchical
   for candidate in direct auto; do  # the last one this meshreduce accepts wins
-    "$meshreduce" bench --topology flat:2 -o sum -a $candidate -b 4K -e 4K -n 1 -w 0 --no-limits >/dev/null 2>&1 &&
+    "$meshreduce" bench --topology flat:2 -o sum -a $candidate -b 4K -e 4K -n 1 --warmup 0 --no-probe >/dev/null 2>&1 &&
       algorithm=$candidate
   done
 fi
@@ -165,8 +177,9 @@ active=()
 for impl in "${impl_list[@]}"; do
   [[ " ${built[*]} " == *" $impl "* ]] && active+=("$impl") || log "skipping $impl: not built"
 done
-sweep=(-b "$min_bytes" -e "$max_bytes" -f "$factor" -w "$warmup" -n "$iterations" -d "$dtype" -o sum $in_place)
-peer=("${sweep[@]}" --budget-s "$budget_s")
+sweep=(-b "$min_bytes" -e "$max_bytes" -f "$factor" --warmup "$warmup" -n "$iterations" -d "$dtype" -o sum)
+peer=("${sweep[@]}" --budget-s "$budget_s" $in_place)
+heap_env=(env "MALLOC_MMAP_THRESHOLD_=$heap_bytes" "MALLOC_TOP_PAD_=$heap_bytes")
 rm -f "$results"/raw/*.json "$results"/raw/*.err
 
 run_one() {  # implementation K repetition -> results/raw/<impl>_k<K>_r<rep>.json
@@ -176,8 +189,15 @@ run_one() {  # implementation K repetition -> results/raw/<impl>_k<K>_r<rep>.jso
     meshreduce) cmd=("$meshreduce" bench --topology "flat:$k" -a "$algorithm" -t "$threads" "${sweep[@]}" --json) ;;
     openmpi) cmd=(mpirun.openmpi --allow-run-as-root --oversubscribe --mca pml ob1 --mca btl self,vader
                   --mca oob_tcp_if_include lo -n "$k" "$build/mpi_allreduce_openmpi" "${peer[@]}") ;;
+    # mpirun passes its environment to the ranks (Open MPI: every variable it was started with).
+    openmpi-heap) cmd=("${heap_env[@]}" mpirun.openmpi --allow-run-as-root --oversubscribe --mca pml ob1
+                       --mca btl self,vader --mca oob_tcp_if_include lo -x MALLOC_MMAP_THRESHOLD_ -x MALLOC_TOP_PAD_
+                       -n "$k" "$build/mpi_allreduce_openmpi" "${peer[@]}") ;;
     mpich) cmd=(env UCX_TLS=self,sm mpiexec.mpich -iface lo -n "$k" "$build/mpi_allreduce_mpich" "${peer[@]}") ;;
+    mpich-heap) cmd=("${heap_env[@]}" UCX_TLS=self,sm mpiexec.mpich -iface lo -genvall -n "$k"
+                     "$build/mpi_allreduce_mpich" "${peer[@]}") ;;
     gloo) cmd=("$build/gloo_allreduce" --ranks "$k" --algorithms "$gloo_algorithms" "${peer[@]}") ;;
+    *) log "unknown implementation $impl"; return ;;
   esac
   log "rep $rep/$reps K=$k $impl (load $(cut -d' ' -f1 /proc/loadavg))"
   local start=$SECONDS
@@ -211,6 +231,7 @@ cat >"$results/raw/machine.json" <<EOF
  "memory_gib": $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo), "kernel": "$(uname -r)",
  "load_before": "$load_before", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)", "repetitions": $done_reps,
  "minutes": $(((SECONDS - runs_start + 30) / 60)),
- "command": "bench/compare/run.sh --ks $ks --min-bytes $min_bytes --max-bytes $max_bytes --factor $factor --warmup $warmup --iterations $iterations --budget-s $budget_s --dtype $dtype --reps $reps --algorithm $algorithm $in_place"}
+ "heap_bytes": $heap_bytes, "in_place": $([[ -n $in_place ]] && echo true || echo false),
+ "command": "bench/compare/run.sh --ks $ks --min-bytes $min_bytes --max-bytes $max_bytes --factor $factor --warmup $warmup --iterations $iterations --budget-s $budget_s --dtype $dtype --reps $reps --algorithm $algorithm --implementations $implementations $in_place"}
 EOF
 python3 "$here/report.py" --raw "$results/raw" --table "$table" --plot "$plot"

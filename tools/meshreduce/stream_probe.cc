@@ -1,7 +1,7 @@
-// The probe runs the kernels the executor runs (run_kernel's copy and reduce with non-temporal
-// stores) and plain read and write loops in the same SIMD code (stream_kernels.h), on threads
-// started once before any timing, over pages written once before any timing. Each thread takes
-// one contiguous range of every buffer, as the executor splits a step into pieces. A kernel's
+// The probe runs the kernels the executor runs (run_kernel's copy and reduce, with non-temporal and
+// with cached stores) and plain read and write loops in the same SIMD code (stream_kernels.h), on
+// threads started once before any timing, over pages written once before any timing. The work is
+// cut into pieces that the threads claim one by one, as the executor shares a step's pieces. A kernel's
 // traffic is what it must move: read S; write S; copy 2 S; a K-to-1 reduce (K + 1) S; a K-to-K
 // reduce (every input read once, every output written once: the allreduce itself in one pass)
 // 2 K S. B is the best of all: the more kernels the probe tries, the closer B comes to what the
@@ -9,6 +9,7 @@
 #include "stream_probe.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -26,6 +27,8 @@ namespace meshreduce::cli {
 namespace {
 
 constexpr std::size_t kPage = 4096;
+// The unit of work a thread claims: 64 Ki f32 elements of every buffer, as the executor's pieces.
+constexpr std::size_t kPieceBytes = std::size_t{256} << 10;
 
 struct Aligned {
   std::unique_ptr<std::byte[]> memory;
@@ -41,94 +44,99 @@ Aligned allocate(std::size_t bytes) {
 
 }  // namespace
 
-double StreamProbe::bound_seconds(std::int64_t bytes, int devices) const {
-  return best_gbps > 0 ? 2.0 * devices * static_cast<double>(bytes) / (best_gbps * 1e9) : 0;
-}
-
 StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int repetitions,
                                  std::int64_t min_round_bytes) {
   const int k = std::max(devices, 2);
   if (repetitions < 1) throw InvalidArgument("stream probe: needs at least 1 repetition, got " + std::to_string(repetitions));
   detail::ThreadPool pool(threads);
   const auto workers = static_cast<std::size_t>(pool.size());
-  // Each buffer a whole number of pages per thread, so that every thread's range is page aligned.
-  const std::size_t unit = kPage * workers;
-  const std::size_t per_buffer = std::max<std::size_t>(static_cast<std::size_t>(bytes) / (2 * static_cast<std::size_t>(k)) / unit, 1) * unit;
-  const std::size_t range = per_buffer / workers;
+  const auto ks = static_cast<std::size_t>(k);
+  const std::size_t per_buffer = std::max<std::size_t>(static_cast<std::size_t>(bytes) / (2 * ks) / kPage, 1) * kPage;
+  const std::size_t pieces = (per_buffer + kPieceBytes - 1) / kPieceBytes;
   std::vector<Aligned> inputs;
   std::vector<Aligned> outputs;
-  for (int i = 0; i < k; ++i) {
+  for (std::size_t i = 0; i < ks; ++i) {
     inputs.push_back(allocate(per_buffer));
     outputs.push_back(allocate(per_buffer));
   }
-  // Pages touched before timing, each by the thread that will use it (first touch places it).
+  const auto piece_range = [&](std::size_t piece) {
+    const std::size_t begin = piece * kPieceBytes;
+    return std::pair{begin, std::min(kPieceBytes, per_buffer - begin)};
+  };
+  // Pages touched before timing, spread over the threads.
   pool.run([&](int t) {
-    const std::size_t begin = static_cast<std::size_t>(t) * range;
-    for (int i = 0; i < k; ++i) {
-      auto* in = reinterpret_cast<float*>(inputs[static_cast<std::size_t>(i)].data + begin);
-      for (std::size_t e = 0; e < range / sizeof(float); ++e) in[e] = static_cast<float>((e + static_cast<std::size_t>(i)) % 17);
-      std::memset(outputs[static_cast<std::size_t>(i)].data + begin, 0, range);
+    for (std::size_t piece = static_cast<std::size_t>(t); piece < pieces; piece += workers) {
+      const auto [begin, length] = piece_range(piece);
+      for (std::size_t i = 0; i < ks; ++i) {
+        auto* in = reinterpret_cast<float*>(inputs[i].data + begin);
+        for (std::size_t e = 0; e < length / sizeof(float); ++e) in[e] = static_cast<float>((e + i) % 17);
+        std::memset(outputs[i].data + begin, 0, length);
+      }
     }
   });
 
+  // Per thread: the addresses of the piece at hand in every buffer, so kernels allocate nothing.
   std::vector<std::uint64_t> sinks(workers);
-  const auto ks = static_cast<std::size_t>(k);
-  const auto count = static_cast<std::int64_t>(range / sizeof(float));
-  // Per thread: pointers into its own range of every buffer, so kernels allocate nothing.
-  std::vector<std::vector<const void*>> srcs(workers);
-  std::vector<std::vector<void*>> dsts(workers);
-  for (std::size_t t = 0; t < workers; ++t)
+  std::vector<std::vector<const void*>> srcs(workers, std::vector<const void*>(ks));
+  std::vector<std::vector<void*>> dsts(workers, std::vector<void*>(ks));
+  const auto point = [&](std::size_t w, std::size_t begin) {
     for (std::size_t i = 0; i < ks; ++i) {
-      srcs[t].push_back(inputs[i].data + t * range);
-      dsts[t].push_back(outputs[i].data + t * range);
+      srcs[w][i] = inputs[i].data + begin;
+      dsts[w][i] = outputs[i].data + begin;
     }
-  const auto reduce = [&](int t, std::size_t destinations, bool stream) {
-    const auto w = static_cast<std::size_t>(t);
+  };
+  const auto reduce = [&](std::size_t w, std::size_t length, std::size_t destinations, bool stream) {
     detail::KernelArgs args;
     args.kind = StepKind::reduce;
     args.dtype = DType::f32;
-    args.count = count;
+    args.count = static_cast<std::int64_t>(length / sizeof(float));
     args.srcs = std::span<const void* const>(srcs[w]);
     args.dsts = std::span<void* const>(dsts[w].data(), destinations);
     args.stream = stream;
     detail::run_kernel(args);
   };
-  const auto copy = [&](int t, bool stream) {
-    const auto w = static_cast<std::size_t>(t);
+  const auto copy = [&](std::size_t w, std::size_t length, bool stream) {
     for (std::size_t i = 0; i < ks; ++i) {
       if (!stream) {
-        std::memcpy(dsts[w][i], srcs[w][i], range);
+        std::memcpy(dsts[w][i], srcs[w][i], length);
         continue;
       }
       detail::KernelArgs args;
       args.kind = StepKind::copy;
       args.dtype = DType::f32;
-      args.count = count;
+      args.count = static_cast<std::int64_t>(length / sizeof(float));
       args.srcs = std::span<const void* const>(&srcs[w][i], 1);
       args.dsts = std::span<void* const>(&dsts[w][i], 1);
       args.stream = true;
       detail::run_kernel(args);
     }
   };
+  const auto read = [&](std::size_t w, std::size_t length) {
+    for (std::size_t i = 0; i < ks; ++i) sinks[w] ^= detail::stream_read(srcs[w][i], length);
+  };
+  const auto write = [&](std::size_t w, std::size_t length, bool stream) {
+    for (std::size_t i = 0; i < ks; ++i) detail::stream_write(dsts[w][i], length, stream ? 1 : 2, stream);
+  };
   struct Kernel {
     std::string name;
-    double traffic;  // bytes moved per round
-    std::function<void(int)> body;
+    double traffic;  // bytes moved per pass over the buffers
+    std::function<void(std::size_t worker, std::size_t length)> body;  // one piece, at point()
   };
   const double s = static_cast<double>(per_buffer);
   const std::string kk = std::to_string(k);
   // Non-temporal stores help when the data does not fit in the caches, cached stores when it does:
   // both are tried, and the faster counts.
   const std::vector<Kernel> kernels{
-      {"read", k * s, [&](int t) { for (std::size_t i = 0; i < ks; ++i) sinks[static_cast<std::size_t>(t)] ^= detail::stream_read(srcs[static_cast<std::size_t>(t)][i], range); }},
-      {"write", k * s, [&](int t) { for (std::size_t i = 0; i < ks; ++i) detail::stream_write(dsts[static_cast<std::size_t>(t)][i], range, 1, true); }},
-      {"write (cached stores)", k * s, [&](int t) { for (std::size_t i = 0; i < ks; ++i) detail::stream_write(dsts[static_cast<std::size_t>(t)][i], range, 2, false); }},
-      {"copy", 2 * k * s, [&](int t) { copy(t, true); }},
-      {"copy (memcpy)", 2 * k * s, [&](int t) { copy(t, false); }},
-      {"reduce " + kk + "->1", (k + 1) * s, [&](int t) { reduce(t, 1, true); }},
-      {"reduce " + kk + "->1 (cached stores)", (k + 1) * s, [&](int t) { reduce(t, 1, false); }},
-      {"reduce " + kk + "->" + kk, 2 * k * s, [&](int t) { reduce(t, ks, true); }},
-      {"reduce " + kk + "->" + kk + " (cached stores)", 2 * k * s, [&](int t) { reduce(t, ks, false); }},
+      {"read", k * s, [&](std::size_t w, std::size_t n) { read(w, n); }},
+      {"write", k * s, [&](std::size_t w, std::size_t n) { write(w, n, true); }},
+      {"write (cached stores)", k * s, [&](std::size_t w, std::size_t n) { write(w, n, false); }},
+      {"copy", 2 * k * s, [&](std::size_t w, std::size_t n) { copy(w, n, true); }},
+      {"copy (memcpy)", 2 * k * s, [&](std::size_t w, std::size_t n) { copy(w, n, false); }},
+      {"reduce " + kk + "->1", (k + 1) * s, [&](std::size_t w, std::size_t n) { reduce(w, n, 1, true); }},
+      {"reduce " + kk + "->1 (cached stores)", (k + 1) * s, [&](std::size_t w, std::size_t n) { reduce(w, n, 1, false); }},
+      {"reduce " + kk + "->" + kk, 2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true); }},
+      {"reduce " + kk + "->" + kk + " (cached stores)", 2 * k * s,
+       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false); }},
   };
 
   StreamProbe probe;
@@ -138,14 +146,25 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
   for (const Kernel& kernel : kernels) {
     // Small buffers are passed over several times per round, so that a round lasts long enough to
     // time and the data stays in the caches, as it does for repeated calls on small buffers.
-    const auto passes = static_cast<int>(std::clamp<double>(static_cast<double>(min_round_bytes) / kernel.traffic, 1, 1 << 20));
+    const auto passes = static_cast<std::size_t>(std::clamp<double>(static_cast<double>(min_round_bytes) / kernel.traffic, 1, 1 << 20));
+    // As the executor shares a step's pieces: each thread claims the next piece until none is left,
+    // and the caller does not wait for a worker that has not woken (ThreadPool::help), so a thread
+    // that another process holds off its core delays the round by one piece at most.
+    std::atomic<std::size_t> next{0};
     const auto body = [&](int t) {
-      for (int p = 0; p < passes; ++p) kernel.body(t);
+      const auto w = static_cast<std::size_t>(t);
+      for (std::size_t p = next.fetch_add(1, std::memory_order_relaxed); p < passes * pieces;
+           p = next.fetch_add(1, std::memory_order_relaxed)) {
+        const auto [begin, length] = piece_range(p % pieces);
+        point(w, begin);
+        kernel.body(w, length);
+      }
     };
     std::vector<double> seconds;
     for (int r = 0; r <= repetitions; ++r) {  // round 0 is untimed
+      next.store(0, std::memory_order_relaxed);
       const auto start = std::chrono::steady_clock::now();
-      pool.run(body);
+      pool.help(body);
       const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
       if (r > 0) seconds.push_back(elapsed.count());
     }
@@ -168,8 +187,11 @@ double BoundProbes::best_gbps(std::int64_t footprint) {
   if (footprint >= main_.bytes) return main_.best_gbps;
   auto found = by_footprint_.find(footprint);
   if (found == by_footprint_.end()) {
-    constexpr std::int64_t kRoundBytes = std::int64_t{128} << 20;  // a round of a few ms
-    const StreamProbe local = measure_stream_probe(devices_, footprint, threads_, 3, kRoundBytes);
+    // Rounds of about a millisecond, many of them: the best round is the one that other
+    // processes disturbed least, and on a loaded machine short rounds are more often undisturbed.
+    constexpr std::int64_t kRoundBytes = std::int64_t{32} << 20;
+    constexpr int kRounds = 9;
+    const StreamProbe local = measure_stream_probe(devices_, footprint, threads_, kRounds, kRoundBytes);
     found = by_footprint_.emplace(footprint, std::max(main_.best_gbps, local.best_gbps)).first;
   }
   return found->second;

@@ -23,10 +23,6 @@ struct StreamProbe {
   std::vector<ProbeKernel> kernels;
   double best_gbps = 0;    // B: the best traffic rate of any kernel
   std::string best_kernel;
-
-  // The least time an allreduce of `bytes` per device over `devices` memory spaces can take:
-  // each input is read once and each output written once, 2 K S bytes at B.
-  double bound_seconds(std::int64_t bytes, int devices) const;
 };
 
 // Runs read, write, copy and a K-way reduce (K = `devices`, at least 2) over `bytes` of memory

@@ -117,8 +117,9 @@ void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, co
               std::string(dtype_name(sweep.dtype)).c_str(), std::string(reduce_op_name(sweep.op)).c_str(),
               static_cast<long long>(bench.iterations), static_cast<long long>(bench.warmup));
   if (probe != nullptr) {
-    std::printf("# streaming probe: %d threads over %s, best (median) of %d, GB/s of bytes read + written:\n#  ",
-                probe->threads, human_bytes(static_cast<double>(probe->bytes)).c_str(), probe->repetitions);
+    std::printf("# streaming probe: %d threads over %s, best (median) of %d rounds of %s, GB/s of bytes read + written:\n#  ",
+                probe->threads, human_bytes(static_cast<double>(probe->bytes)).c_str(), probe->rounds,
+                human_bytes(static_cast<double>(probe->round_bytes)).c_str());
     for (const ProbeKernel& kernel : probe->kernels)
       std::printf(" %s %.1f (%.1f);", kernel.name.c_str(), kernel.best_gbps, kernel.median_gbps);
     std::printf("\n# bound: an allreduce of S bytes per device over K moves >= 2 K S bytes, so t >= 2 K S / B with"
@@ -171,7 +172,7 @@ void run_bench(const BenchOptions& bench) {
   std::unique_ptr<BoundProbes> probes;
   if (!bench.no_probe)
     probes = std::make_unique<BoundProbes>(
-        measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, 5), communicator.size(),
+        measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, kMainProbeRounds), communicator.size(),
         bench.job.threads);
   if (!bench.json) print_header(bench, sweep, communicator.size(), probes ? &probes->main() : nullptr);
 
@@ -210,7 +211,7 @@ void run_bench(const BenchOptions& bench) {
       nlohmann::json kernels = nlohmann::json::array();
       for (const ProbeKernel& kernel : probe->kernels)
         kernels.push_back({{"name", kernel.name}, {"best_gbps", kernel.best_gbps}, {"median_gbps", kernel.median_gbps}});
-      out["probe"] = {{"threads", probe->threads}, {"bytes", probe->bytes}, {"repetitions", probe->repetitions},
+      out["probe"] = {{"threads", probe->threads}, {"bytes", probe->bytes}, {"rounds", probe->rounds}, {"round_bytes", probe->round_bytes},
                       {"best_gbps", probe->best_gbps}, {"best_kernel", probe->best_kernel}, {"kernels", kernels}};
     }
     for (const Row& row : rows) {

@@ -84,7 +84,7 @@ ThreadCosts obtain_costs(const CalibrateOptions& options) {
   // The all-threads memory figure is the streaming probe's, the one bench's bound uses: the best
   // of its copy kernels, as bytes copied per second (half its traffic).
   const StreamProbe probe = measure_stream_probe(static_cast<int>(options.devices),
-                                                 checked_size("--probe-bytes", options.probe_bytes), threads, 5);
+                                                 checked_size("--probe-bytes", options.probe_bytes), threads, kMainProbeRounds);
   MemoryBandwidth bandwidth = measure_memory_bandwidth(std::int64_t{64} << 20, 5, threads);
   double copy_traffic = 0;
   for (const ProbeKernel& kernel : probe.kernels)

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -44,10 +45,9 @@ Aligned allocate(std::size_t bytes) {
 
 }  // namespace
 
-StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int repetitions,
-                                 std::int64_t min_round_bytes) {
+StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int rounds, std::int64_t round_bytes) {
   const int k = std::max(devices, 2);
-  if (repetitions < 1) throw InvalidArgument("stream probe: needs at least 1 repetition, got " + std::to_string(repetitions));
+  if (rounds < 1) throw InvalidArgument("stream probe: needs at least 1 round, got " + std::to_string(rounds));
   detail::ThreadPool pool(threads);
   const auto workers = static_cast<std::size_t>(pool.size());
   const auto ks = static_cast<std::size_t>(k);
@@ -141,36 +141,51 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
 
   StreamProbe probe;
   probe.threads = pool.size();
-  probe.repetitions = repetitions;
+  probe.rounds = rounds;
+  probe.round_bytes = round_bytes;
   probe.bytes = static_cast<std::int64_t>(2 * ks * per_buffer);
   for (const Kernel& kernel : kernels) {
-    // Small buffers are passed over several times per round, so that a round lasts long enough to
-    // time and the data stays in the caches, as it does for repeated calls on small buffers.
-    const auto passes = static_cast<std::size_t>(std::clamp<double>(static_cast<double>(min_round_bytes) / kernel.traffic, 1, 1 << 20));
-    // As the executor shares a step's pieces: each thread claims the next piece until none is left,
-    // and the caller does not wait for a worker that has not woken (ThreadPool::help), so a thread
-    // that another process holds off its core delays the round by one piece at most.
+    // A round moves about `round_bytes`: several passes over small buffers (whose data stays in
+    // the caches, as it does for repeated calls on small buffers), part of a pass over large ones.
+    // Rounds go on where the last one stopped, so a large footprint's round finds its data as cold
+    // as a full pass does. Short rounds, many of them: the best is the one other processes
+    // disturbed least.
+    const double piece_traffic = kernel.traffic * static_cast<double>(kPieceBytes) / static_cast<double>(per_buffer);
+    const auto round_pieces = static_cast<std::size_t>(
+        std::clamp<double>(std::ceil(static_cast<double>(round_bytes) / piece_traffic), 1, 1 << 24));
+    const auto traffic_of = [&](std::size_t first, std::size_t end) {
+      double traffic = 0;
+      for (std::size_t p = first; p < end; ++p)
+        traffic += kernel.traffic * static_cast<double>(piece_range(p % pieces).second) / static_cast<double>(per_buffer);
+      return traffic;
+    };
+    // As the executor shares a step's pieces: each thread claims the next piece until the round's
+    // are gone, and the caller does not wait for a worker that has not woken (ThreadPool::help),
+    // so a thread that another process holds off its core delays the round by one piece at most.
     std::atomic<std::size_t> next{0};
+    std::size_t end = 0;
     const auto body = [&](int t) {
       const auto w = static_cast<std::size_t>(t);
-      for (std::size_t p = next.fetch_add(1, std::memory_order_relaxed); p < passes * pieces;
+      for (std::size_t p = next.fetch_add(1, std::memory_order_relaxed); p < end;
            p = next.fetch_add(1, std::memory_order_relaxed)) {
         const auto [begin, length] = piece_range(p % pieces);
         point(w, begin);
         kernel.body(w, length);
       }
     };
-    std::vector<double> seconds;
-    for (int r = 0; r <= repetitions; ++r) {  // round 0 is untimed
-      next.store(0, std::memory_order_relaxed);
+    std::vector<double> rates;
+    std::size_t cursor = 0;
+    for (int r = 0; r <= rounds; ++r) {  // round 0, a whole pass, is untimed
+      const std::size_t first = cursor;
+      end = first + (r == 0 ? std::max(pieces, round_pieces) : round_pieces);
+      next.store(first, std::memory_order_relaxed);
       const auto start = std::chrono::steady_clock::now();
       pool.help(body);
       const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-      if (r > 0) seconds.push_back(elapsed.count());
+      cursor = end;
+      if (r > 0) rates.push_back(traffic_of(first, end) / elapsed.count() / 1e9);
     }
-    const double best = *std::min_element(seconds.begin(), seconds.end());
-    const double traffic = kernel.traffic * passes;
-    ProbeKernel result{kernel.name, traffic / best / 1e9, traffic / median(seconds) / 1e9};
+    ProbeKernel result{kernel.name, *std::max_element(rates.begin(), rates.end()), median(rates)};
     if (result.best_gbps > probe.best_gbps) {
       probe.best_gbps = result.best_gbps;
       probe.best_kernel = kernel.name;
@@ -187,11 +202,7 @@ double BoundProbes::best_gbps(std::int64_t footprint) {
   if (footprint >= main_.bytes) return main_.best_gbps;
   auto found = by_footprint_.find(footprint);
   if (found == by_footprint_.end()) {
-    // Rounds of about a millisecond, many of them: the best round is the one that other
-    // processes disturbed least, and on a loaded machine short rounds are more often undisturbed.
-    constexpr std::int64_t kRoundBytes = std::int64_t{32} << 20;
-    constexpr int kRounds = 9;
-    const StreamProbe local = measure_stream_probe(devices_, footprint, threads_, kRounds, kRoundBytes);
+    const StreamProbe local = measure_stream_probe(devices_, footprint, threads_, kFootprintRounds);
     found = by_footprint_.emplace(footprint, std::max(main_.best_gbps, local.best_gbps)).first;
   }
   return found->second;

@@ -12,13 +12,19 @@ namespace meshreduce::cli {
 
 struct ProbeKernel {
   std::string name;       // "read", "write", "copy", "reduce 8->1", ...
-  double best_gbps = 0;   // traffic rate of the fastest repetition
-  double median_gbps = 0; // traffic rate of the median repetition
+  double best_gbps = 0;   // traffic rate of the fastest round
+  double median_gbps = 0; // traffic rate of the median round
 };
+
+// A round moves about this much (about a millisecond at memory speed).
+constexpr std::int64_t kProbeRoundBytes = std::int64_t{32} << 20;
+constexpr int kMainProbeRounds = 25;     // the main probe's timed rounds per kernel
+constexpr int kFootprintRounds = 9;      // a smaller footprint's
 
 struct StreamProbe {
   int threads = 0;
-  int repetitions = 0;
+  int rounds = 0;
+  std::int64_t round_bytes = 0;
   std::int64_t bytes = 0;  // memory the kernels run over (K inputs and K outputs together)
   std::vector<ProbeKernel> kernels;
   double best_gbps = 0;    // B: the best traffic rate of any kernel
@@ -27,11 +33,10 @@ struct StreamProbe {
 
 // Runs read, write, copy and a K-way reduce (K = `devices`, at least 2) over `bytes` of memory
 // in all (split into K input and K output buffers) on `threads` threads (0: every hardware
-// thread), `repetitions` times each after one untimed round. A round passes over the buffers
-// as often as it takes to move `min_round_bytes` (small buffers: the rate of the caches that
-// hold them).
-StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int repetitions,
-                                 std::int64_t min_round_bytes = 0);
+// thread): per kernel one untimed pass, then `rounds` timed rounds of about `round_bytes` of
+// traffic each (several passes over small buffers, part of one over large buffers).
+StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int rounds,
+                                 std::int64_t round_bytes = kProbeRoundBytes);
 
 // B for a call's footprint (the bytes its buffers take): the main probe's B for footprints at
 // least as large as the main probe's, else the higher of it and a probe over that footprint

@@ -122,9 +122,11 @@ bool serves(const Algorithm& algorithm, int devices, const std::string& shape, c
 
 // Whole-chunk runs stream every final output (non-temporal stores from 0 bytes on) and run on
 // the workers however small, so both store paths and both execution paths see every algorithm,
-// dtype and alignment.
+// dtype and alignment. Small-chunk runs cut steps into pieces of at most 5 elements, so the
+// lowering's piece offsets are checked for every algorithm too.
 CommunicatorOptions options_for(const SweepCase& c, std::int64_t chunk) {
   CommunicatorOptions options;
+  if (chunk != 0 && chunk != 1000) options.piece_elements = 5;
   options.stream_min_bytes = chunk == 0 || chunk == 1000 ? 0 : -1;
   options.inline_bytes = chunk == 0 ? 0 : options.inline_bytes;  // small calls on the workers too
   options.topology = flat_topology(c.devices);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,8 @@ struct Case {
   std::string algorithm;
   int devices = 0;
 };
+
+void PrintTo(const Case& c, std::ostream* out) { *out << c.algorithm << " K=" << c.devices; }
 
 Topology topology_for(const Case& c) { return c.devices == 8 ? dgx1_v100() : flat_topology(c.devices); }
 

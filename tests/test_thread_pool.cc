@@ -44,8 +44,9 @@ TEST(ThreadPool, HelpWaitsForEveryWorkerThatJoined) {
 
 // help(): index 0 runs on the calling thread and every other index on a worker; no index runs
 // twice; and no worker enters a job once help() has returned. The job object here outlives every
-// call, so a late entry is observed (not undefined behaviour); the run() after each help() makes
-// every worker finish whatever it was doing before the next round. Between them, run() still
+// call, so a late entry is observed (not undefined behaviour); a pause after each help() gives a
+// worker that missed the job time to wake, and the run() after it makes every worker finish
+// whatever it was doing before the next round. Between them, run() still
 // reaches every index.
 TEST(ThreadPool, HelpRunsIndexZeroOnTheCallerAndNothingAfterItReturns) {
   constexpr int kThreads = 3;
@@ -65,6 +66,7 @@ TEST(ThreadPool, HelpRunsIndexZeroOnTheCallerAndNothingAfterItReturns) {
     open.store(true);
     pool.help(job);
     open.store(false);
+    std::this_thread::sleep_for(std::chrono::microseconds(50));  // time for a worker to wake late
     EXPECT_EQ(runs[0].load(), 1) << "call " << call;
     for (int i = 1; i < kThreads; ++i) EXPECT_LE(runs[static_cast<std::size_t>(i)].load(), 1) << "call " << call;
     std::atomic<int> all{0};

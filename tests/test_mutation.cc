@@ -129,6 +129,31 @@ std::vector<Case> cases() {
   return result;
 }
 
+// The premise of every data test: inputs in [-3, 3] (sums of 64 exact in every dtype), odd values
+// at even elements and even values at odd ones (neighbours always differ), and no two devices or
+// two tensors with the same buffer.
+TEST(TestInputs, DifferPerDeviceTensorAndElement) {
+  constexpr int kDevices = 64;
+  constexpr int kTensors = 5;
+  constexpr std::int64_t kElements = 257;
+  const auto buffer = [&](int k, int n) {
+    std::vector<int> values;
+    for (std::int64_t i = 0; i < kElements; ++i) values.push_back(testing::input_value(k, n, i));
+    return values;
+  };
+  for (int k = 0; k < kDevices; ++k)
+    for (int n = 0; n < kTensors; ++n)
+      for (std::int64_t i = 0; i < kElements; ++i) {
+        const int value = testing::input_value(k, n, i);
+        ASSERT_TRUE(value >= -3 && value <= 3) << "device " << k << " tensor " << n << " element " << i;
+        ASSERT_EQ((value + 4 + i) % 2, 1) << "device " << k << " tensor " << n << " element " << i;
+      }
+  for (int n = 0; n < kTensors; ++n)
+    for (int k = 1; k < kDevices; ++k) EXPECT_NE(buffer(k, n), buffer(0, n)) << "devices 0 and " << k << ", tensor " << n;
+  for (int k = 0; k < kDevices; ++k)
+    for (int n = 1; n < kTensors; ++n) EXPECT_NE(buffer(k, n), buffer(k, 0)) << "device " << k << ", tensors 0 and " << n;
+}
+
 class OffsetMutation : public ::testing::TestWithParam<Case> {};
 
 // The program as lowered passes the check, on one thread and on three, in place and out of place.

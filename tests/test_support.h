@@ -208,10 +208,11 @@ class DeviceBuffers {
 // Element i of tensor n on device k: a small integer in [-3, 3] drawn from a hash of all three,
 // so that reading another element, tensor or device shows in the result. Neighbours always
 // differ: even elements take odd values {-3, -1, 1, 3} and odd elements even values {-2, 0, 2},
-// so a range read one element off changes the parity of that device's term in every element of
-// the range, and with it the sum. Every partial sum of up to 64 such values stays within +-192,
-// exact in every dtype (bf16 holds the integers up to 256), so any order of additions gives the
-// same bits and each result can be checked bit for bit.
+// so an input range read one element off changes the parity of that device's term in every
+// element of the range, and with it the sum; other misreads show with high probability. Every
+// partial sum of up to 64 such values stays within +-192, exact in every dtype (bf16 holds the
+// integers up to 256), so any order of additions gives the same bits and each result can be
+// checked bit for bit.
 inline int input_value(int device, int tensor, std::int64_t element) {
   std::uint64_t x = static_cast<std::uint64_t>(device) * 0x9e3779b97f4a7c15u ^
                     static_cast<std::uint64_t>(tensor) * 0xbf58476d1ce4e5b9u ^

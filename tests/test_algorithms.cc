@@ -1,6 +1,8 @@
 // Every algorithm through the Communicator and the thread executor: bit-exact results for many
 // device counts, group shapes, element counts, chunk sizes, dtypes and ops, in place or not;
 // and, per algorithm, the bytes each device sends against the formula in its file's header.
+// Inputs come from testing::input_value(): a different small integer per device, tensor and
+// element, so every sum is exact in any order and a range read one element off shows.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,56 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "core/half.h"
 #include "meshreduce/meshreduce.h"
+#include "test_support.h"
 
 namespace meshreduce {
 namespace {
 
 constexpr DType kDTypes[] = {DType::f32, DType::f64, DType::f16, DType::bf16, DType::i32, DType::i64};
 constexpr ReduceOp kOps[] = {ReduceOp::sum, ReduceOp::average, ReduceOp::min, ReduceOp::max};
-
-// Inputs are small integers in [-3, 3]: every partial sum of up to 64 of them is exact in every
-// dtype (bf16 holds integers up to 256 exactly), so any order of additions gives the same bits.
-std::int64_t input_value(int device, std::size_t tensor, std::int64_t index) {
-  return (device * 5 + static_cast<std::int64_t>(tensor) * 3 + index * 7) % 7 - 3;
-}
-
-// Store `value` (a float result, or an integer one for integer dtypes) as one element.
-void store(DType dtype, std::byte* at, double value, std::int64_t integer) {
-  switch (dtype) {
-    case DType::f32: { const auto v = static_cast<float>(value); std::memcpy(at, &v, sizeof v); return; }
-    case DType::f64: std::memcpy(at, &value, sizeof value); return;
-    case DType::f16: { const auto v = detail::f32_to_f16(static_cast<float>(value)); std::memcpy(at, &v, sizeof v); return; }
-    case DType::bf16: { const auto v = detail::f32_to_bf16(static_cast<float>(value)); std::memcpy(at, &v, sizeof v); return; }
-    case DType::i32: { const auto v = static_cast<std::int32_t>(integer); std::memcpy(at, &v, sizeof v); return; }
-    case DType::i64: std::memcpy(at, &integer, sizeof integer); return;
-  }
-}
-
-// The element a correct allreduce stores, computed as the kernels do: exact integer sums, then
-// for an average a multiply by the reciprocal 1/K in the accumulation type (f32 for f16/bf16,
-// rounded once when stored), or a division truncating toward zero for integers.
-void store_expected(DType dtype, ReduceOp op, int devices, std::size_t tensor, std::int64_t index, std::byte* at) {
-  std::int64_t sum = 0;
-  std::int64_t low = input_value(0, tensor, index);
-  std::int64_t high = low;
-  for (int d = 0; d < devices; ++d) {
-    const std::int64_t v = input_value(d, tensor, index);
-    sum += v;
-    low = std::min(low, v);
-    high = std::max(high, v);
-  }
-  switch (op) {
-    case ReduceOp::sum: return store(dtype, at, static_cast<double>(sum), sum);
-    case ReduceOp::min: return store(dtype, at, static_cast<double>(low), low);
-    case ReduceOp::max: return store(dtype, at, static_cast<double>(high), high);
-    case ReduceOp::average: break;
-  }
-  if (dtype == DType::f64) return store(dtype, at, static_cast<double>(sum) * (1.0 / devices), 0);
-  const float scaled = static_cast<float>(sum) * static_cast<float>(1.0 / devices);
-  store(dtype, at, scaled, sum / devices);
-}
 
 // K devices x N tensors of bytes.
 using Memory = std::vector<std::vector<std::vector<std::byte>>>;
@@ -72,10 +32,8 @@ Memory make_memory(int devices, const std::vector<std::int64_t>& counts, DType d
   for (int d = 0; d < devices; ++d)
     for (std::size_t t = 0; t < counts.size(); ++t) {
       auto& bytes = memory[static_cast<std::size_t>(d)].emplace_back(static_cast<std::size_t>(counts[t]) * size);
-      for (std::int64_t i = 0; i < counts[t]; ++i) {
-        const std::int64_t v = input_value(d, t, i);
-        store(dtype, bytes.data() + static_cast<std::size_t>(i) * size, static_cast<double>(v), v);
-      }
+      for (std::int64_t i = 0; i < counts[t]; ++i)
+        testing::store_value(bytes.data(), i, dtype, testing::input_value(d, static_cast<int>(t), i));
     }
   return memory;
 }
@@ -114,7 +72,7 @@ void check_call(Communicator& comm, const std::vector<std::int64_t>& counts, DTy
   std::vector<std::byte> expected(size);
   for (std::size_t t = 0; t < counts.size(); ++t)
     for (std::int64_t i = 0; i < counts[t]; ++i) {
-      store_expected(dtype, op, devices, t, i, expected.data());
+      testing::store_value(expected.data(), 0, dtype, testing::expected_value(dtype, op, devices, static_cast<int>(t), i));
       for (int d = 0; d < devices; ++d) {
         const std::byte* got = result[static_cast<std::size_t>(d)][t].data() + static_cast<std::size_t>(i) * size;
         if (std::memcmp(got, expected.data(), size) != 0)
@@ -164,9 +122,11 @@ bool serves(const Algorithm& algorithm, int devices, const std::string& shape, c
 
 // Whole-chunk runs stream every final output (non-temporal stores from 0 bytes on) and run on
 // the workers however small, so both store paths and both execution paths see every algorithm,
-// dtype and alignment.
+// dtype and alignment. Small-chunk runs cut steps into pieces of at most 5 elements, so the
+// lowering's piece offsets are checked for every algorithm too.
 CommunicatorOptions options_for(const SweepCase& c, std::int64_t chunk) {
   CommunicatorOptions options;
+  if (chunk != 0 && chunk != 1000) options.piece_elements = 5;
   options.stream_min_bytes = chunk == 0 || chunk == 1000 ? 0 : -1;
   options.inline_bytes = chunk == 0 ? 0 : options.inline_bytes;  // small calls on the workers too
   options.topology = flat_topology(c.devices);

@@ -3,14 +3,18 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "test_support.h"
+
 namespace {
 
-// K devices with N f32 tensors; device k's element i of tensor n is k + i + n (exact sums).
+// K devices with N f32 tensors; device k's element i of tensor n is value(k, n, i), a small
+// integer that differs per device, tensor and element (exact sums in any order).
 struct CTensors {
   CTensors(int devices, std::vector<std::int64_t> counts) : counts_(std::move(counts)) {
     for (int k = 0; k < devices; ++k) {
@@ -20,7 +24,7 @@ struct CTensors {
       out.emplace_back();
       for (std::size_t n = 0; n < counts_.size(); ++n) {
         auto& values = in_data.back().emplace_back(static_cast<std::size_t>(counts_[n]));
-        for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(k + i + n);
+        for (std::size_t i = 0; i < values.size(); ++i) values[i] = value(k, n, i);
         out_data.back().emplace_back(static_cast<std::size_t>(counts_[n]), -1.0f);
       }
     }
@@ -33,11 +37,26 @@ struct CTensors {
     for (auto& device : out) out_ptrs.push_back(device.data());
   }
 
-  // The expected sum of element i of tensor n over the devices.
+  static float value(int k, std::size_t n, std::size_t i) {
+    return static_cast<float>(meshreduce::testing::input_value(k, static_cast<int>(n),
+                                                               static_cast<std::int64_t>(i)));
+  }
+
+  // The expected sum, minimum and maximum of element i of tensor n over the devices.
   float sum(std::size_t n, std::size_t i) const {
     float total = 0;
-    for (std::size_t k = 0; k < in.size(); ++k) total += static_cast<float>(k + i + n);
+    for (int k = 0; k < devices(); ++k) total += value(k, n, i);
     return total;
+  }
+  float min(std::size_t n, std::size_t i) const {
+    float low = value(0, n, i);
+    for (int k = 1; k < devices(); ++k) low = std::min(low, value(k, n, i));
+    return low;
+  }
+  float max(std::size_t n, std::size_t i) const {
+    float high = value(0, n, i);
+    for (int k = 1; k < devices(); ++k) high = std::max(high, value(k, n, i));
+    return high;
   }
 
   int devices() const { return static_cast<int>(in.size()); }
@@ -77,7 +96,7 @@ TEST(CApi, OutOfPlaceAverageLeavesInputs) {
     for (std::size_t n = 0; n < 2; ++n)
       for (std::size_t i = 0; i < t.in_data[k][n].size(); ++i) {
         EXPECT_EQ(t.out_data[k][n][i], t.sum(n, i) * 0.125f) << "device " << k << " tensor " << n;
-        EXPECT_EQ(t.in_data[k][n][i], static_cast<float>(k + i + n));
+        EXPECT_EQ(t.in_data[k][n][i], CTensors::value(k, n, i));
       }
 }
 
@@ -107,7 +126,7 @@ void expect_unchanged(const CTensors& t) {
   for (int k = 0; k < t.devices(); ++k)
     for (std::size_t n = 0; n < t.in_data[k].size(); ++n)
       for (std::size_t i = 0; i < t.in_data[k][n].size(); ++i) {
-        EXPECT_EQ(t.in_data[k][n][i], static_cast<float>(k + i + n)) << "input of device " << k << " tensor " << n;
+        EXPECT_EQ(t.in_data[k][n][i], CTensors::value(k, n, i)) << "input of device " << k << " tensor " << n;
         EXPECT_EQ(t.out_data[k][n][i], -1.0f) << "output of device " << k << " tensor " << n;
       }
 }
@@ -243,7 +262,7 @@ TEST(CApiComm, CreateAllreduceDestroy) {
       for (std::size_t n = 0; n < 3; ++n)
         for (std::size_t i = 0; i < t.out_data[k][n].size(); ++i) EXPECT_EQ(t.out_data[k][n][i], t.sum(n, i));
     ASSERT_EQ(meshreduce_comm_allreduce(comm, t.in_ptrs.data(), nullptr, 3, MESHREDUCE_MAX), MESHREDUCE_OK);
-    EXPECT_EQ(t.in_data[0][2][4], static_cast<float>(7 + 4 + 2));
+    EXPECT_EQ(t.in_data[0][2][4], t.max(2, 4));
   }
   meshreduce_comm_destroy(comm);
 }
@@ -259,8 +278,8 @@ TEST(CApiComm, DeviceSubsetAndEveryOp) {
       for (std::size_t i = 0; i < 6; ++i) {
         const float expected = op == MESHREDUCE_SUM       ? t.sum(0, i)
                                : op == MESHREDUCE_AVERAGE ? t.sum(0, i) * 0.25f
-                               : op == MESHREDUCE_MIN     ? static_cast<float>(i)
-                                                          : static_cast<float>(3 + i);
+                               : op == MESHREDUCE_MIN     ? t.min(0, i)
+                                                          : t.max(0, i);
         EXPECT_EQ(t.in_data[k][0][i], expected) << "op " << op << " device " << k;
       }
   }

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -22,15 +21,12 @@ using testing::thrown_message;
 
 constexpr int kDevices = 4;
 
-// Four devices with three f32 tensors of 5, 7 and 3 elements; random inputs, patterned outputs.
+// Four devices with three f32 tensors of 5, 7 and 3 elements; inputs that differ per device,
+// tensor and element (testing::input_value), patterned outputs.
 class BadInput : public ::testing::Test {
  protected:
   BadInput() : buffers_(kDevices, {{5, DType::f32}, {7, DType::f32}, {3, DType::f32}}) {
-    std::mt19937 rng(3);
-    for (int k = 0; k < kDevices; ++k)
-      for (int n = 0; n < buffers_.tensors(); ++n)
-        for (std::int64_t i = 0; i < buffers_.shape(n).count; ++i)
-          testing::store_value(buffers_.input(k, n), i, DType::f32, std::uniform_real_distribution<double>(-9, 9)(rng));
+    testing::fill_inputs(buffers_);
     buffers_.poison_outputs(0x5c);
     spare_.assign(64, std::byte{0x3c});
     before_ = buffers_.snapshot();
@@ -321,9 +317,7 @@ TEST_F(BadInput, Dgx1HierarchicalNeedsEightDevices) {
     options.algorithm = "dgx1-hierarchical";
     Communicator comm(options);
     DeviceBuffers data(devices, {{5, DType::f32}, {7, DType::f32}});
-    for (int k = 0; k < devices; ++k)
-      for (int n = 0; n < 2; ++n)
-        for (std::int64_t i = 0; i < data.shape(n).count; ++i) testing::store_value(data.input(k, n), i, DType::f32, k + i);
+    testing::fill_inputs(data);
     data.poison_outputs();
     const auto before = data.snapshot();
     const std::string message = thrown_message<Unsupported>([&] { comm.allreduce(data.inplace_views()); });
@@ -352,14 +346,12 @@ TEST_F(BadInput, CommunicatorWorksAfterAnError) {
   grads[2][1].count = 6;
   EXPECT_THROW(comm.allreduce(grads), InvalidArgument);
   comm.allreduce(buffers_.input_views(), buffers_.output_views());
-  for (int n = 0; n < buffers_.tensors(); ++n)
-    for (std::int64_t i = 0; i < buffers_.shape(n).count; ++i) {
-      float sum = 0;
-      for (int k = 0; k < kDevices; ++k) sum += static_cast<float>(testing::load_value(buffers_.input(k, n), i, DType::f32));
-      // Two groups {0,1} {2,3} of floats: compare within rounding, exactness is the sweeps' job.
-      for (int k = 0; k < kDevices; ++k)
-        EXPECT_NEAR(testing::load_value(buffers_.output(k, n), i, DType::f32), sum, 1e-4) << "device " << k;
-    }
+  for (int n = 0; n < buffers_.tensors(); ++n) {
+    const Bytes expected = testing::expected_tensor(buffers_, ReduceOp::sum, n);
+    for (int k = 0; k < kDevices; ++k)
+      EXPECT_EQ(testing::first_wrong_element(buffers_.output(k, n), expected, DType::f32), -1)
+          << "device " << k << " tensor " << n;
+  }
 }
 
 // Inputs are only read: they may share memory (here every device hands in the same arrays).
@@ -378,12 +370,13 @@ TEST_F(BadInput, InputsMayShareMemory) {
 // Null data is fine on an empty tensor.
 TEST_F(BadInput, NullDataOnAnEmptyTensorIsFine) {
   DeviceBuffers data(kDevices, {{0, DType::f64}, {2, DType::i32}});
-  for (int k = 0; k < kDevices; ++k)
-    for (std::int64_t i = 0; i < 2; ++i) testing::store_value(data.input(k, 1), i, DType::i32, k);
+  testing::fill_inputs(data);
   auto grads = data.inplace_views();
   for (auto& device : grads) ASSERT_EQ(device[0].data, nullptr);
   EXPECT_NO_THROW(allreduce_grads_hierarchical(grads, kDeviceIds));
-  for (int k = 0; k < kDevices; ++k) EXPECT_EQ(testing::load_value(data.input(k, 1), 1, DType::i32), 6);
+  const Bytes expected = testing::expected_tensor(data, ReduceOp::sum, 1);
+  for (int k = 0; k < kDevices; ++k)
+    EXPECT_EQ(testing::first_wrong_element(data.input(k, 1), expected, DType::i32), -1) << "device " << k;
 }
 
 }  // namespace

@@ -203,6 +203,80 @@ class DeviceBuffers {
   Storage outputs_;
 };
 
+// ---- Test inputs: one value per (device, tensor, element) ------------------------------------
+
+// Element i of tensor n on device k: a small integer in [-3, 3] drawn from a hash of all three,
+// so that reading another element, tensor or device shows in the result. Neighbours always
+// differ: even elements take odd values {-3, -1, 1, 3} and odd elements even values {-2, 0, 2},
+// so an input range read one element off changes the parity of that device's term in every
+// element of the range, and with it the sum; other misreads show with high probability. Every
+// partial sum of up to 64 such values stays within +-192, exact in every dtype (bf16 holds the
+// integers up to 256), so any order of additions gives the same bits and each result can be
+// checked bit for bit.
+inline int input_value(int device, int tensor, std::int64_t element) {
+  std::uint64_t x = static_cast<std::uint64_t>(device) * 0x9e3779b97f4a7c15u ^
+                    static_cast<std::uint64_t>(tensor) * 0xbf58476d1ce4e5b9u ^
+                    static_cast<std::uint64_t>(element) * 0x94d049bb133111ebu;
+  x ^= x >> 30;  // splitmix64's finalizer: every input bit reaches every output bit
+  x *= 0xbf58476d1ce4e5b9u;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebu;
+  x ^= x >> 31;
+  if (element % 2 == 0) return static_cast<int>(x % 4) * 2 - 3;
+  return static_cast<int>(x % 3) * 2 - 2;
+}
+
+// What a correct allreduce stores for element i of tensor n over devices 0..devices-1: sum, min
+// and max exact; an average multiplies the exact sum by the reciprocal 1/K in the accumulation
+// type (f64 for f64, f32 for f32/f16/bf16, rounded once when stored) or divides integers with
+// truncation toward zero, as the kernels do. The double holds the result exactly.
+inline double expected_value(DType dtype, ReduceOp op, int devices, int tensor, std::int64_t element) {
+  std::int64_t sum = 0;
+  int low = input_value(0, tensor, element);
+  int high = low;
+  for (int k = 0; k < devices; ++k) {
+    const int value = input_value(k, tensor, element);
+    sum += value;
+    low = std::min(low, value);
+    high = std::max(high, value);
+  }
+  switch (op) {
+    case ReduceOp::sum: return static_cast<double>(sum);
+    case ReduceOp::min: return low;
+    case ReduceOp::max: return high;
+    case ReduceOp::average: break;
+  }
+  if (dtype == DType::i32 || dtype == DType::i64) return static_cast<double>(sum / devices);
+  if (dtype == DType::f64) return static_cast<double>(sum) * (1.0 / devices);
+  return static_cast<double>(static_cast<float>(sum) * static_cast<float>(1.0 / devices));
+}
+
+// Every input of `buffers` from input_value().
+inline void fill_inputs(DeviceBuffers& buffers) {
+  for (int k = 0; k < buffers.devices(); ++k)
+    for (int n = 0; n < buffers.tensors(); ++n)
+      for (std::int64_t i = 0; i < buffers.shape(n).count; ++i)
+        store_value(buffers.input(k, n), i, buffers.shape(n).dtype, input_value(k, n, i));
+}
+
+// The bytes a correct allreduce of `buffers`' inputs leaves in tensor n of every device.
+inline Bytes expected_tensor(const DeviceBuffers& buffers, ReduceOp op, int n) {
+  const TensorShape& shape = buffers.shape(n);
+  Bytes expected(buffers.tensor_bytes(n));
+  for (std::int64_t i = 0; i < shape.count; ++i)
+    store_value(expected.data(), i, shape.dtype, expected_value(shape.dtype, op, buffers.devices(), n, i));
+  return expected;
+}
+
+// The first element of tensor n of device k (its output, or its input when in place) whose bits
+// differ from a correct allreduce's, or -1 when all match.
+inline std::int64_t first_wrong_element(const std::byte* got, const Bytes& expected, DType dtype) {
+  const std::size_t size = dtype_size(dtype);
+  for (std::size_t i = 0; i * size < expected.size(); ++i)
+    if (std::memcmp(got + i * size, expected.data() + i * size, size) != 0) return static_cast<std::int64_t>(i);
+  return -1;
+}
+
 // ---- Errors -----------------------------------------------------------------------------------
 
 // Runs `body`, expects it to throw exactly `E` (or a subclass), and returns the message; records

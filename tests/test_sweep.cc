@@ -1,9 +1,11 @@
 // Sweeps of the `hierarchical` algorithm through the Communicator and the seed-mirroring free
 // function: device counts, group shapes, tensor counts and sizes, in place and out of place, every
-// op and dtype. Inputs are small integers, so every sum is exact in any order and each result can
-// be checked bit for bit against a plainly computed value; every replica must hold the same bits.
+// op and dtype. Inputs are testing::input_value(): small integers that differ per device, tensor
+// and element, so every sum is exact in any order, each result can be checked bit for bit against
+// a plainly computed value, and a range read from the wrong place shows.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <numeric>
@@ -84,48 +86,7 @@ std::vector<Shape> shapes_for(int k) {
 
 // ---- Inputs and expected results --------------------------------------------------------------
 
-// Device k's element i of tensor n: an integer in [-3, 3]. With K <= 64 every partial sum stays
-// within +-192, exact in every dtype (bf16 holds integers up to 256 exactly).
-int input_value(int k, int n, std::int64_t i) { return static_cast<int>((k * 5 + n * 3 + i * 7 + 1) % 7) - 3; }
-
-void fill_inputs(DeviceBuffers& buffers) {
-  for (int k = 0; k < buffers.devices(); ++k)
-    for (int n = 0; n < buffers.tensors(); ++n)
-      for (std::int64_t i = 0; i < buffers.shape(n).count; ++i)
-        testing::store_value(buffers.input(k, n), i, buffers.shape(n).dtype, input_value(k, n, i));
-}
-
-// The exact result of element i of tensor n over K devices, stored in `dtype`:
-//   sum, min, max: exact; average: integers divide with truncation toward zero, floats multiply
-//   the exact sum by the reciprocal 1/K rounded to the accumulation type (f32 for f16/bf16), then
-//   round once to the stored type.
-void store_expected(std::byte* out, std::int64_t i, DType dtype, ReduceOp op, int devices, int n) {
-  long sum = 0;
-  int low = input_value(0, n, i);
-  int high = low;
-  for (int k = 0; k < devices; ++k) {
-    const int value = input_value(k, n, i);
-    sum += value;
-    low = std::min(low, value);
-    high = std::max(high, value);
-  }
-  double value = static_cast<double>(sum);
-  switch (op) {
-    case ReduceOp::sum: break;
-    case ReduceOp::min: value = low; break;
-    case ReduceOp::max: value = high; break;
-    case ReduceOp::average:
-      switch (dtype) {
-        case DType::i32: case DType::i64: value = static_cast<double>(sum / devices); break;
-        case DType::f64: value = static_cast<double>(sum) * (1.0 / devices); break;
-        case DType::f32: case DType::f16: case DType::bf16:
-          value = static_cast<float>(sum) * static_cast<float>(1.0 / devices);
-          break;
-      }
-      break;
-  }
-  testing::store_value(out, i, dtype, value);
-}
+using testing::fill_inputs;
 
 // Checks every device's result (the inputs when in place) against the expected bits, and that an
 // out-of-place call left the inputs as they were.
@@ -135,15 +96,14 @@ void check_results(DeviceBuffers& buffers, ReduceOp op, bool in_place, const std
   for (int n = 0; n < buffers.tensors(); ++n) {
     const TensorShape& shape = buffers.shape(n);
     const std::size_t bytes = buffers.tensor_bytes(n);
-    Bytes expected(bytes);
-    for (std::int64_t i = 0; i < shape.count; ++i) store_expected(expected.data(), i, shape.dtype, op, devices, n);
+    const Bytes expected = testing::expected_tensor(buffers, op, n);
     for (int k = 0; k < devices; ++k) {
       const std::byte* got = in_place ? buffers.input(k, n) : buffers.output(k, n);
       if (bytes > 0) {
-        EXPECT_EQ(std::memcmp(got, expected.data(), bytes), 0)
-            << "device " << k << " tensor " << n << " (" << shape.count << " elements): first element "
-            << testing::load_value(got, 0, shape.dtype) << ", expected "
-            << testing::load_value(expected.data(), 0, shape.dtype);
+        const std::int64_t wrong = testing::first_wrong_element(got, expected, shape.dtype);
+        EXPECT_EQ(wrong, -1) << "device " << k << " tensor " << n << " (" << shape.count << " elements): element "
+                             << wrong << " is " << testing::load_value(got, std::max<std::int64_t>(wrong, 0), shape.dtype)
+                             << ", expected " << testing::load_value(expected.data(), std::max<std::int64_t>(wrong, 0), shape.dtype);
         if (!in_place) {
           EXPECT_EQ(std::memcmp(buffers.input(k, n), inputs_before[index].data(), bytes), 0)
               << "input of device " << k << " tensor " << n << " was written";

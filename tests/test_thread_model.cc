@@ -183,18 +183,31 @@ TEST(ThreadPlanner, GivenCostsOverrideTheTopologysSimulator) {
   EXPECT_EQ(communicator.plan(layout, ReduceOp::sum).choices[0].algorithm, "direct");
 }
 
-TEST(ThreadCalibration, MeasuresPositiveFigures) {
-  const ThreadCosts costs = measure_thread_costs(2, std::int64_t{4} << 20, 1);
+// The figures come out in the units the model reads, within what any machine of this kind can do:
+// a slip of a factor 1e3 (GB/s against MB/s, microseconds against seconds or nanoseconds) falls
+// outside. The write costs are the x86 constants the model documents, the overheads are measured
+// (a pool wake-up and a piece cost something), and the source names the run.
+TEST(ThreadCalibration, MeasuresFiguresInTheModelsUnits) {
+  const ThreadCosts costs = measure_thread_costs(2, std::int64_t{4} << 20, 3);
   EXPECT_EQ(costs.threads, 2);
-  EXPECT_GT(costs.memory_gbps, 0);
-  EXPECT_GT(costs.thread_gbps, 0);
-  EXPECT_LE(costs.thread_gbps, costs.memory_gbps);
-  EXPECT_GE(costs.write_cost, 0);
-  EXPECT_GE(costs.stream_write_cost, 0);
-  EXPECT_GE(costs.piece_overhead_us, 0);
-  EXPECT_GE(costs.call_overhead_us, 0);
-  testing::expect_contains(costs.source, {"measured"});
-  EXPECT_THROW(measure_thread_costs(2, 100, 1), InvalidArgument);
+  // Memory: more than 50 MB/s (a slow core under a sanitizer), less than 5 TB/s (HBM is ~1 TB/s).
+  EXPECT_GT(costs.memory_gbps, 0.05);
+  EXPECT_LT(costs.memory_gbps, 5000);
+  EXPECT_GT(costs.thread_gbps, 0.05);
+  EXPECT_LT(costs.thread_gbps, 5000);
+  EXPECT_EQ(costs.write_cost, 2.0);
+  EXPECT_EQ(costs.stream_write_cost, 1.0);
+  // Waking one worker: at least 10 ns (a lock and a notify), at most 50 ms.
+  EXPECT_GT(costs.call_overhead_us, 0.01);
+  EXPECT_LT(costs.call_overhead_us, 50000);
+  // Each one-element piece: at least 1 ns, at most 1 ms.
+  EXPECT_GT(costs.piece_overhead_us, 0.001);
+  EXPECT_LT(costs.piece_overhead_us, 1000);
+  testing::expect_contains(costs.source, {"measured", "2 threads", "4 MiB", "median of 3"});
+  testing::expect_contains(testing::thrown_message<InvalidArgument>([] { measure_thread_costs(2, 100, 1); }),
+                           {"at least 4096 bytes", "100 bytes"});
+  testing::expect_contains(testing::thrown_message<InvalidArgument>([] { measure_thread_costs(2, 1 << 20, 0); }),
+                           {"0 repeats"});
 }
 
 }  // namespace

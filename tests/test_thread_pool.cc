@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -41,18 +42,39 @@ TEST(ThreadPool, HelpWaitsForEveryWorkerThatJoined) {
   }
 }
 
-// A job that the caller finishes alone does not wait for workers to wake: across many calls of
-// a caller-only job, some workers skip it, and the next run() still reaches every index.
-TEST(ThreadPool, HelpJobsAndRunJobsInterleave) {
-  detail::ThreadPool pool(3);
-  for (int call = 0; call < 100; ++call) {
-    std::atomic<int> joined{0};
-    pool.help([&](int index) { joined.fetch_add(index == 0 ? 0 : 1); });
-    EXPECT_LE(joined.load(), 2);
+// help(): index 0 runs on the calling thread and every other index on a worker; no index runs
+// twice; and no worker enters a job once help() has returned. The job object here outlives every
+// call, so a late entry is observed (not undefined behaviour); a pause after each help() gives a
+// worker that missed the job time to wake, and the run() after it makes every worker finish
+// whatever it was doing before the next round. Between them, run() still
+// reaches every index.
+TEST(ThreadPool, HelpRunsIndexZeroOnTheCallerAndNothingAfterItReturns) {
+  constexpr int kThreads = 3;
+  detail::ThreadPool pool(kThreads);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> open{false};
+  std::atomic<int> late{0};
+  std::atomic<int> misplaced{0};  // index 0 off the caller, or another index on it
+  std::vector<std::atomic<int>> runs(kThreads);
+  const std::function<void(int)> job = [&](int index) {
+    if (!open.load()) late.fetch_add(1);
+    if ((index == 0) != (std::this_thread::get_id() == caller)) misplaced.fetch_add(1);
+    if (index >= 0 && index < kThreads) runs[static_cast<std::size_t>(index)].fetch_add(1);
+  };
+  for (int call = 0; call < 200; ++call) {
+    for (auto& count : runs) count.store(0);
+    open.store(true);
+    pool.help(job);
+    open.store(false);
+    std::this_thread::sleep_for(std::chrono::microseconds(50));  // time for a worker to wake late
+    EXPECT_EQ(runs[0].load(), 1) << "call " << call;
+    for (int i = 1; i < kThreads; ++i) EXPECT_LE(runs[static_cast<std::size_t>(i)].load(), 1) << "call " << call;
     std::atomic<int> all{0};
     pool.run([&](int) { all.fetch_add(1); });
-    EXPECT_EQ(all.load(), 3);
+    EXPECT_EQ(all.load(), kThreads);
   }
+  EXPECT_EQ(late.load(), 0) << "workers entered a help() job after it returned";
+  EXPECT_EQ(misplaced.load(), 0) << "index 0 ran off the calling thread, or another index on it";
 }
 
 }  // namespace

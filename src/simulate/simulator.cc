@@ -5,13 +5,16 @@
 // crossing finite resources (link directions, capacity-limited nodes, a device's reduction unit).
 // Between two events every flow's rate is constant, so the next event is exact: the earliest of a
 // timer (a step's launch, a message's latency running out) and a flow's completion. Rates are
-// recomputed max-min fairly after every event that changes the set of flows.
+// recomputed after every event that changes the set of flows. Only the oldest message of each
+// connection (ordered device pair) is a flow; the others wait in the connection's queue, so a
+// step holds at most one flow per connection and reduction, however many chunks are in flight.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <set>
 #include <string>
@@ -47,7 +50,8 @@ struct Flow {
   double rate = 0;  // bytes per second
   const std::vector<int>* resources = nullptr;
   bool compute = false;
-  double since = 0;  // when it became ready (the order LinkSharing::fifo serves in)
+  double since = 0;     // when it became ready: a connection serves its messages in this order
+  int connection = -1;  // from * positions + to for messages; -1 for computations
 };
 
 struct Timer {
@@ -75,8 +79,14 @@ struct LinkSegment {
 
 class Simulator {
  public:
-  Simulator(const Schedule& schedule, const Topology& topology, std::vector<int> devices, const SimulationOptions& options)
-      : schedule_(schedule), topology_(topology), devices_(std::move(devices)), options_(options) {}
+  Simulator(const Schedule& schedule, const Topology& topology, std::vector<int> devices, const SimulationOptions& options,
+            const Protocol& protocol, bool pay_reductions)
+      : schedule_(schedule),
+        topology_(topology),
+        devices_(std::move(devices)),
+        options_(options),
+        protocol_(protocol),
+        pay_reductions_(pay_reductions) {}
 
   SimulationResult run();
 
@@ -101,6 +111,22 @@ class Simulator {
   const Topology& topology_;
   std::vector<int> devices_;  // position -> topology id
   const SimulationOptions& options_;
+  const Protocol& protocol_;
+  bool pay_reductions_ = true;
+  // Per connection: whether its message is in flows_, and the messages waiting behind it, oldest
+  // (by ready time, then step, then arrival) first.
+  struct Waiting {
+    double since = 0;
+    int step = 0;
+    std::uint64_t order = 0;
+    Flow flow;
+    bool operator>(const Waiting& other) const {
+      return std::tie(since, step, order) > std::tie(other.since, other.step, other.order);
+    }
+  };
+  std::vector<bool> connection_busy_;
+  std::vector<std::priority_queue<Waiting, std::vector<Waiting>, std::greater<>>> waiting_;
+  std::uint64_t arrivals_ = 0;
 
   std::vector<double> capacity_;  // bytes per second per resource
   int link_resources_ = 0;        // resources [0, 2 * links): link l, direction a->b (2l) or b->a (2l+1)
@@ -136,7 +162,7 @@ class Simulator {
 
 void Simulator::build_resources() {
   for (const Link& link : topology_.links) {
-    const double capacity = link.bandwidth_gbps * link.count * kBytesPerGB;
+    const double capacity = link.effective_gbps() * link.count * protocol_.efficiency * kBytesPerGB;
     capacity_.push_back(capacity);
     capacity_.push_back(capacity);
   }
@@ -152,7 +178,7 @@ void Simulator::build_resources() {
   copy_resource_.assign(positions, -1);
   for (std::size_t p = 0; p < positions; ++p) {
     const double reduce = options_.reduce_gbps > 0 ? options_.reduce_gbps : topology_.find(devices_[p])->reduce_gbps;
-    if (reduce > 0) {
+    if (reduce > 0 && pay_reductions_) {
       compute_resource_[p] = static_cast<int>(capacity_.size());
       capacity_.push_back(reduce * kBytesPerGB);
     }
@@ -161,6 +187,12 @@ void Simulator::build_resources() {
       capacity_.push_back(options_.local_copy_gbps * kBytesPerGB);
     }
   }
+  for (std::size_t r = 0; r < capacity_.size(); ++r)
+    if (!(capacity_[r] > 0))
+      throw TopologyError("topology '" + topology_.name + "': resource " + std::to_string(r) +
+                          " has no capacity (a link or node rate or efficiency of 0)");
+  connection_busy_.assign(positions * positions, false);
+  waiting_.resize(positions * positions);
   single_.resize(capacity_.size());
   for (std::size_t r = 0; r < capacity_.size(); ++r) single_[r] = {static_cast<int>(r)};
   resource_bytes_.assign(capacity_.size(), 0);
@@ -188,7 +220,12 @@ const std::vector<int>& Simulator::route_resources(int from, int to) {
   }
   for (int id : path)
     if (const auto it = node_resource_.find(id); it != node_resource_.end()) resources.push_back(it->second);
-  latency_[key] = topology_.route_latency_us(*route) * kSecondsPerUs;
+  double latency_us = 0;  // the largest of its links', as Topology::route_latency_us, per protocol
+  for (int l : route->links) {
+    const Link& link = topology_.links[static_cast<std::size_t>(l)];
+    latency_us = std::max(latency_us, link.latency_us * protocol_.latency_factor[static_cast<std::size_t>(link.kind)]);
+  }
+  latency_[key] = latency_us * kSecondsPerUs;
   return routes_.emplace(key, std::move(resources)).first->second;
 }
 
@@ -282,7 +319,15 @@ void Simulator::start_message(int m) {
     flow_done({message.step, 0, 0, 0, &resources, false, now_});
     return;
   }
-  flows_.push_back({message.step, message.bytes, static_cast<double>(message.bytes), 0, &resources, false, now_});
+  const Flow flow{message.step, message.bytes, static_cast<double>(message.bytes), 0, &resources, false, now_,
+                  message.from * static_cast<int>(devices_.size()) + message.to};
+  const auto connection = static_cast<std::size_t>(flow.connection);
+  if (connection_busy_[connection]) {
+    waiting_[connection].push({flow.since, flow.step, arrivals_++, flow});
+    return;
+  }
+  connection_busy_[connection] = true;
+  flows_.push_back(flow);
   flows_changed_ = true;
 }
 
@@ -301,22 +346,8 @@ void Simulator::solve_rates() {
   std::vector<const std::vector<int>*> lists;
   lists.reserve(flows_.size());
   for (const Flow& flow : flows_) lists.push_back(flow.resources);
-  std::vector<int> classes;
-  if (options_.sharing == LinkSharing::fifo && !flows_.empty()) {
-    // Classes by (ready time, step): ranks of the distinct keys.
-    std::vector<std::size_t> order(flows_.size());
-    for (std::size_t f = 0; f < order.size(); ++f) order[f] = f;
-    const auto key = [&](std::size_t f) { return std::pair(flows_[f].since, flows_[f].step); };
-    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return key(x) < key(y); });
-    classes.assign(flows_.size(), 0);
-    int rank = 0;
-    for (std::size_t i = 0; i < order.size(); ++i) {
-      if (i > 0 && key(order[i]) != key(order[i - 1])) ++rank;
-      classes[order[i]] = rank;
-    }
-  }
   std::vector<double> rates;
-  share_->solve(lists, rates, classes);
+  share_->solve(lists, rates);
   for (std::size_t f = 0; f < flows_.size(); ++f) flows_[f].rate = rates[f];
   const std::vector<int> was_active = active_;
   for (int r : active_) {
@@ -325,7 +356,7 @@ void Simulator::solve_rates() {
   }
   active_.clear();
   for (const Flow& flow : flows_) {
-    if (!(flow.rate > 0)) continue;  // queued behind earlier flows (LinkSharing::fifo)
+    if (!(flow.rate > 0)) continue;
     for (int r : *flow.resources) {
       const auto index = static_cast<std::size_t>(r);
       if (resource_moving_[index]++ == 0) active_.push_back(r);
@@ -376,7 +407,8 @@ SimulationResult Simulator::run() {
       dependents_[static_cast<std::size_t>(dep)].push_back(static_cast<int>(s));
     }
     state_[s].deps_left = static_cast<int>(step.deps.size());
-    if (step.deps.empty()) push_timer(options_.launch_overhead_us * kSecondsPerUs, static_cast<int>(s), -1);
+    if (step.deps.empty())
+      push_timer((protocol_.call_latency_us + options_.launch_overhead_us) * kSecondsPerUs, static_cast<int>(s), -1);
   }
   build_resources();
 
@@ -411,6 +443,18 @@ SimulationResult Simulator::run() {
     flows_.resize(kept);
     now_ = std::max(now_, next);
     if (!ended.empty()) flows_changed_ = true;
+    // A connection whose message ended sends the next one waiting, from now on.
+    for (const Flow& flow : ended) {
+      if (flow.connection < 0) continue;
+      const auto connection = static_cast<std::size_t>(flow.connection);
+      auto& queue = waiting_[connection];
+      if (queue.empty()) {
+        connection_busy_[connection] = false;
+        continue;
+      }
+      flows_.push_back(queue.top().flow);
+      queue.pop();
+    }
     for (const Flow& flow : ended) flow_done(flow);
     while (!timers_.empty() && timers_.top().time <= now_ + tolerance) {
       const Timer timer = timers_.top();
@@ -442,6 +486,7 @@ SimulationResult Simulator::collect() {
     result.busbw_gbps = k > 1 ? result.algbw_gbps * 2.0 * (k - 1) / k : 0.0;
   }
   result.events = events_;
+  result.protocol = protocol_.name;
 
   const auto name_of = [&](int id) {
     const Device* d = topology_.find(id);
@@ -531,7 +576,46 @@ SimulationResult Simulator::collect() {
   return result;
 }
 
+// A lower bound on any protocol of efficiency 1: the bytes the busiest device sends or receives
+// over every link it has, at their full effective rate.
+double busiest_device_traffic_s(const Schedule& schedule, const Topology& topology, const std::vector<int>& mapping) {
+  const TrafficSummary traffic = summarize_traffic(schedule);
+  double bound = 0;
+  for (std::size_t p = 0; p < mapping.size() && p < traffic.bytes_sent.size(); ++p) {
+    double capacity = 0;
+    for (const Link& link : topology.links)
+      if (link.a == mapping[p] || link.b == mapping[p]) capacity += link.effective_gbps() * link.count * kBytesPerGB;
+    if (!(capacity > 0)) continue;
+    const auto bytes = std::max(traffic.bytes_sent[p], traffic.bytes_received[p]);
+    bound = std::max(bound, static_cast<double>(bytes) / capacity);
+  }
+  return bound;
+}
+
 }  // namespace
+
+Protocol simple_protocol() {
+  // NCCL src/graph/tuning.cc: baseLat[Ring][Simple] = 8.4 us; the topology's latencies are the
+  // Simple per-hop figures hwLat[..][Ring][Simple].
+  return {"simple", 1.0, 8.4, {1, 1, 1, 1, 1, 1}};
+}
+
+Protocol low_latency_protocol() {
+  // NCCL: half of every 8-byte line is a flag; baseLat[Ring][LL] = 6.6 us; hwLat[..][Ring][LL]
+  // over the Simple figures: NVLink 0.6 / 3.4, PCIe (and a PCIe path over QPI) 1.0 / 5.7,
+  // network 2.7 / 14; memory links (no NCCL figure) keep theirs.
+  constexpr double kNvlink = 0.6 / 3.4, kPci = 1.0 / 5.7, kNet = 2.7 / 14.0;
+  std::array<double, 6> factor{};
+  factor[static_cast<std::size_t>(LinkKind::nvlink)] = kNvlink;
+  factor[static_cast<std::size_t>(LinkKind::nvswitch)] = kNvlink;
+  factor[static_cast<std::size_t>(LinkKind::pcie)] = kPci;
+  factor[static_cast<std::size_t>(LinkKind::qpi)] = kPci;
+  factor[static_cast<std::size_t>(LinkKind::network)] = kNet;
+  factor[static_cast<std::size_t>(LinkKind::memory)] = 1.0;
+  return {"ll", 0.5, 6.6, factor};
+}
+
+std::vector<Protocol> gpu_protocols() { return {simple_protocol(), low_latency_protocol()}; }
 
 const LinkUsage* SimulationResult::busiest_link() const noexcept {
   const LinkUsage* best = nullptr;
@@ -559,8 +643,30 @@ SimulationResult simulate(const Schedule& schedule, const Topology& topology, co
       throw InvalidArgument("simulate: topology '" + topology.name + "' has no device " + std::to_string(id));
     if (!seen.insert(id).second) throw InvalidArgument("simulate: device " + std::to_string(id) + " is mapped twice");
   }
-  Simulator simulator(schedule, topology, std::move(mapping), options);
-  return simulator.run();
+  bool gpus = true;
+  for (int id : mapping) gpus = gpus && topology.find(id)->kind == NodeKind::gpu;
+  const bool gpu_kernels = options.executor == Executor::gpu_kernels || (options.executor == Executor::by_device && gpus);
+  std::vector<Protocol> protocols = options.protocols;
+  if (protocols.empty()) protocols = gpu_kernels ? gpu_protocols() : std::vector<Protocol>{Protocol{"plain"}};
+  for (const Protocol& protocol : protocols)
+    if (!(protocol.efficiency > 0 && protocol.efficiency <= 1) || !(protocol.call_latency_us >= 0))
+      throw InvalidArgument("simulate: protocol '" + protocol.name + "' has efficiency " +
+                            std::to_string(protocol.efficiency) + " (must be in (0, 1]) and call latency " +
+                            std::to_string(protocol.call_latency_us) + " us (must be >= 0)");
+  // The most efficient protocol first: the others then run only when a bound on their time
+  // (their fixed cost plus the busiest device's traffic at its links' full rate) can beat it.
+  std::stable_sort(protocols.begin(), protocols.end(),
+                   [](const Protocol& a, const Protocol& b) { return a.efficiency > b.efficiency; });
+  const double traffic_s = busiest_device_traffic_s(schedule, topology, mapping);
+  std::optional<SimulationResult> best;
+  for (const Protocol& protocol : protocols) {
+    if (best && protocol.call_latency_us * kSecondsPerUs + traffic_s / protocol.efficiency >= best->time_s) continue;
+    Simulator simulator(schedule, topology, mapping, options, protocol, !gpu_kernels);
+    SimulationResult result = simulator.run();
+    if (!best || result.time_s < best->time_s) best = std::move(result);
+  }
+  return std::move(*best);
+
 }
 
 }  // namespace meshreduce

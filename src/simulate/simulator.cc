@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 
 #include "meshreduce/error.h"
 #include "meshreduce/simulator.h"
@@ -51,7 +52,7 @@ struct Flow {
   const std::vector<int>* resources = nullptr;
   bool compute = false;
   double since = 0;     // when it became ready: a connection serves its messages in this order
-  int connection = -1;  // from * positions + to for messages; -1 for computations
+  std::int64_t connection = -1;  // from * positions + to for messages; -1 for computations
 };
 
 struct Timer {
@@ -124,8 +125,11 @@ class Simulator {
       return std::tie(since, step, order) > std::tie(other.since, other.step, other.order);
     }
   };
-  std::vector<bool> connection_busy_;
-  std::vector<std::priority_queue<Waiting, std::vector<Waiting>, std::greater<>>> waiting_;
+  struct Connection {
+    bool busy = false;
+    std::priority_queue<Waiting, std::vector<Waiting>, std::greater<>> waiting;
+  };
+  std::unordered_map<std::int64_t, Connection> connections_;  // only the pairs that carry messages
   std::uint64_t arrivals_ = 0;
 
   std::vector<double> capacity_;  // bytes per second per resource
@@ -191,8 +195,6 @@ void Simulator::build_resources() {
     if (!(capacity_[r] > 0))
       throw TopologyError("topology '" + topology_.name + "': resource " + std::to_string(r) +
                           " has no capacity (a link or node rate or efficiency of 0)");
-  connection_busy_.assign(positions * positions, false);
-  waiting_.resize(positions * positions);
   single_.resize(capacity_.size());
   for (std::size_t r = 0; r < capacity_.size(); ++r) single_[r] = {static_cast<int>(r)};
   resource_bytes_.assign(capacity_.size(), 0);
@@ -320,13 +322,13 @@ void Simulator::start_message(int m) {
     return;
   }
   const Flow flow{message.step, message.bytes, static_cast<double>(message.bytes), 0, &resources, false, now_,
-                  message.from * static_cast<int>(devices_.size()) + message.to};
-  const auto connection = static_cast<std::size_t>(flow.connection);
-  if (connection_busy_[connection]) {
-    waiting_[connection].push({flow.since, flow.step, arrivals_++, flow});
+                  std::int64_t{message.from} * static_cast<std::int64_t>(devices_.size()) + message.to};
+  Connection& state = connections_[flow.connection];
+  if (state.busy) {
+    state.waiting.push({flow.since, flow.step, arrivals_++, flow});
     return;
   }
-  connection_busy_[connection] = true;
+  state.busy = true;
   flows_.push_back(flow);
   flows_changed_ = true;
 }
@@ -446,10 +448,9 @@ SimulationResult Simulator::run() {
     // A connection whose message ended sends the next one waiting, from now on.
     for (const Flow& flow : ended) {
       if (flow.connection < 0) continue;
-      const auto connection = static_cast<std::size_t>(flow.connection);
-      auto& queue = waiting_[connection];
+      auto& queue = connections_.at(flow.connection).waiting;
       if (queue.empty()) {
-        connection_busy_[connection] = false;
+        connections_.at(flow.connection).busy = false;
         continue;
       }
       flows_.push_back(queue.top().flow);

@@ -1,5 +1,5 @@
 // The simulator against first principles: single messages, shared links, reductions, and the
-// closed-form alpha-beta-gamma costs of ../shared/DESIGN.md ("Facts") for hand-built schedules and
+// closed-form alpha-beta-gamma costs (docs/simulator-validation.md) for hand-built schedules and
 // for the registered algorithms (each skipped while it is not registered).
 #include <gtest/gtest.h>
 
@@ -183,9 +183,10 @@ TEST(Simulator, SharesAreMaxMinFair) {
   EXPECT_NEAR(result.time_s, bytes / 2e9, 1e-12);
 }
 
-// Two chunks over two hops 0 -> 1 -> 2, every chunk on its own. Fair sharing moves both chunks
-// together (two hops of 2x); first come, first served pipelines them (three hops of x).
-TEST(Simulator, FifoSharingPipelinesChunksFairSharingDoesNot) {
+// Two chunks relayed 0 -> 1 -> 2, every chunk on its own. The connection 0 -> 1 sends its
+// chunks one after another, so chunk 0 moves on 1 -> 2 while chunk 1 crosses 0 -> 1: three
+// chunk times, not the four of chunks sharing each link in lockstep.
+TEST(Simulator, AConnectionSendsItsChunksInOrderSoPipelinesOverlap) {
   Model model;
   model.alpha_us = 0;
   model.reduce_gbps = 0;
@@ -197,15 +198,32 @@ TEST(Simulator, FifoSharingPipelinesChunksFairSharingDoesNot) {
     schedule.add({StepKind::copy, 2, chunk, {out(1, c * chunk)}, {out(2, c * chunk)}, {hop}, false});
   }
   const double x = 4.0 * chunk * model.b();
-  SimulationOptions options = model.options();
-  EXPECT_NEAR(simulate(schedule, topology, {}, options).time_s, 4 * x, 1e-12);
-  options.sharing = LinkSharing::fifo;
-  const SimulationResult fifo = simulate(schedule, topology, {}, options);
-  EXPECT_NEAR(fifo.time_s, 3 * x, 1e-12);
-  EXPECT_NEAR(fifo.step_end_s[0], x, 1e-12);      // chunk 0 had the link to itself
-  EXPECT_NEAR(fifo.step_end_s[2], 2 * x, 1e-12);  // chunk 1 queued behind it
+  const SimulationResult result = simulate(schedule, topology, {}, model.options());
+  EXPECT_NEAR(result.time_s, 3 * x, 1e-12);
+  EXPECT_NEAR(result.step_end_s[0], x, 1e-12);      // chunk 0 had the link to itself
+  EXPECT_NEAR(result.step_end_s[2], 2 * x, 1e-12);  // chunk 1 queued behind it
   // A link is busy only while bytes move on it, not while a message waits for an earlier one.
-  for (const LinkUsage& usage : fifo.links) EXPECT_NEAR(usage.busy_s, 2 * x, 1e-12);
+  for (const LinkUsage& usage : result.links) EXPECT_NEAR(usage.busy_s, 2 * x, 1e-12);
+}
+
+// Different connections share a link max-min fairly while each serves its own queue in order:
+// connections 0 -> 2 and 1 -> 2 meet on switch -> 2; 0 -> 2 has two messages, 1 -> 2 one.
+TEST(Simulator, ConnectionsShareALinkFairlyAndQueueTheirOwnMessages) {
+  Topology star = devices_only("star", 3);
+  star.nodes.push_back({3, "switch", NodeKind::pcie_switch, 0, 0, 0, ""});
+  for (int d = 0; d < 3; ++d) star.links.push_back(uniform_link(d, 3, 10.0, 0.0));
+  star.compute_routes();
+  const std::int64_t n = 1 << 20;
+  const double x = 4.0 * n / 10e9;  // one message alone
+  Schedule schedule = empty_schedule(3, 2 * n);
+  const int first = schedule.add({StepKind::copy, 2, n, {in(0)}, {out(2)}, {}, false});
+  const int second = schedule.add({StepKind::copy, 2, n, {in(0, n)}, {out(2, n)}, {}, false});
+  const int other = schedule.add({StepKind::copy, 2, n, {in(1)}, {out(2)}, {}, false});
+  const SimulationResult result = simulate(schedule, star);
+  // first and other share switch -> 2 (half each) until both end at 2x; second then runs alone.
+  EXPECT_NEAR(result.step_end_s[static_cast<std::size_t>(first)], 2 * x, 1e-12);
+  EXPECT_NEAR(result.step_end_s[static_cast<std::size_t>(other)], 2 * x, 1e-12);
+  EXPECT_NEAR(result.step_end_s[static_cast<std::size_t>(second)], 3 * x, 1e-12);
 }
 
 TEST(Simulator, NodeCapacityIsSharedByEveryRouteThroughIt) {
@@ -262,11 +280,14 @@ TEST(Simulator, PositionsMapOntoTopologyDevices) {
   const std::int64_t n = 1 << 20;
   Schedule schedule = empty_schedule(2, n);
   schedule.add({StepKind::copy, 1, n, {in(0)}, {out(1)}, {}, false});
-  // Positions 0, 1 on GPUs 0 and 3 (two NVLinks, 50 GB/s), then on 0 and 5 (PCIe/QPI, 6 GB/s).
-  const double nvlink = simulate(schedule, topology, {0, 3}).time_s;
+  // Positions 0, 1 on GPUs 0 and 3 (two NVLinks, 2 x 20 GB/s effective), then on 0 and 5
+  // (PCIe/QPI, 6 GB/s effective). GPUs use NCCL's protocols: 4 MiB goes with the bandwidth one,
+  // whose call costs 8.4 us before the hop's latency.
+  const SimulationResult nvlink = simulate(schedule, topology, {0, 3});
   const double qpi = simulate(schedule, topology, {0, 5}).time_s;
-  EXPECT_NEAR(nvlink, 3.4e-6 + 4.0 * n / 50e9, 1e-12);
-  EXPECT_NEAR(qpi, 5.7e-6 + 4.0 * n / 6e9, 1e-12);
+  EXPECT_NEAR(nvlink.time_s, 8.4e-6 + 3.4e-6 + 4.0 * n / 40e9, 1e-12);
+  EXPECT_EQ(nvlink.protocol, "simple");
+  EXPECT_NEAR(qpi, 8.4e-6 + 5.7e-6 + 4.0 * n / 6e9, 1e-12);
   EXPECT_THROW(simulate(schedule, topology, {0}), InvalidArgument);
   EXPECT_THROW(simulate(schedule, topology, {0, 0}), InvalidArgument);
   EXPECT_THROW(simulate(schedule, topology, {0, 9}), InvalidArgument);  // node 9 is a CPU
@@ -312,7 +333,7 @@ TEST(Simulator, ChromeTraceHasARowPerDeviceAndLink) {
   std::filesystem::remove(path);
 }
 
-// ---- hand-built schedules against DESIGN.md's formulas -----------------------------------------
+// ---- hand-built schedules against the closed-form formulas ------------------------------------
 
 // Ring reduce-scatter and/or allgather over `members` (positions) of `count` elements at `offset`
 // (count divisible by members). Slice j ends the reduce-scatter on member j. `after[j]`: steps
@@ -388,7 +409,7 @@ TEST(SimulatorTheory, HandBuiltRecursiveDoublingMatchesFormula) {
 
 TEST(SimulatorTheory, HandBuiltTwoLevelRingsMatchFormula) {
   Model inner;  // alpha 5 us, 10 GB/s
-  inner.reduce_gbps = 0;  // DESIGN.md's two-level formula has no gamma term
+  inner.reduce_gbps = 0;  // the two-level formula has no gamma term
   Model outer;
   outer.alpha_us = 20.0;
   outer.link_gbps = 2.0;

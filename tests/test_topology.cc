@@ -1,4 +1,4 @@
-// Topology presets (the DGX-1 link tables of ../shared/DESIGN.md, flat, grouped), preset names, and
+// Topology presets (the DGX-1 link tables of docs/topology-format.md, flat, grouped), preset names, and
 // Topology::validate.
 #include <gtest/gtest.h>
 
@@ -66,9 +66,10 @@ TEST(TopologyPresets, Dgx1V100) {
       EXPECT_EQ(links_between(topology, device, other) > 0, same_quad || partner) << device << "-" << other;
     }
   }
-  EXPECT_EQ(topology.direct_bandwidth(0, 3), 50.0);
-  EXPECT_EQ(topology.direct_bandwidth(3, 0), 50.0);
-  EXPECT_EQ(topology.direct_bandwidth(0, 1), 25.0);
+  // Effective rates: 20 of each link's 25 GB/s carry data.
+  EXPECT_DOUBLE_EQ(topology.direct_bandwidth(0, 3), 40.0);
+  EXPECT_DOUBLE_EQ(topology.direct_bandwidth(3, 0), 40.0);
+  EXPECT_DOUBLE_EQ(topology.direct_bandwidth(0, 1), 20.0);
   EXPECT_EQ(topology.direct_bandwidth(0, 5), 0.0);
   ASSERT_EQ(topology.levels.size(), 1u);
   const std::vector<std::vector<int>> quads{{0, 1, 2, 3}, {4, 5, 6, 7}};

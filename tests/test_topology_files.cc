@@ -128,10 +128,10 @@ TEST(TopologyFiles, Dgx1V100KeepsItsNvlinkFacts) {
   for (int gpu = 0; gpu < 8; ++gpu) {
     double out = 0;
     for (int other = 0; other < 8; ++other) out += topology.direct_bandwidth(gpu, other);
-    EXPECT_DOUBLE_EQ(out, 150.0) << "gpu " << gpu;
+    EXPECT_DOUBLE_EQ(out, 120.0) << "gpu " << gpu;  // 6 links x 20 GB/s effective (25 line rate)
   }
-  EXPECT_DOUBLE_EQ(topology.direct_bandwidth(0, 3), 50.0);
-  EXPECT_DOUBLE_EQ(topology.direct_bandwidth(0, 1), 25.0);
+  EXPECT_DOUBLE_EQ(topology.direct_bandwidth(0, 3), 40.0);
+  EXPECT_DOUBLE_EQ(topology.direct_bandwidth(0, 1), 20.0);
   EXPECT_DOUBLE_EQ(topology.direct_bandwidth(0, 5), 0.0);
   ASSERT_EQ(topology.levels.size(), 1u);
   EXPECT_EQ(topology.levels[0].groups, (std::vector<std::vector<int>>{{0, 1, 2, 3}, {4, 5, 6, 7}}));
@@ -148,7 +148,7 @@ TEST(TopologyFiles, Dgx2IsOneNvswitchCrossbar) {
       const std::vector<int> path = topology.route_path(*route);
       ASSERT_EQ(path.size(), 3u);
       EXPECT_EQ(topology.find(path[1])->kind, NodeKind::nvswitch);
-      EXPECT_DOUBLE_EQ(topology.route_bandwidth_gbps(*route), 150.0);  // 6 links x 25 GB/s
+      EXPECT_DOUBLE_EQ(topology.route_bandwidth_gbps(*route), 120.0);  // 6 links x 20 GB/s effective
     }
 }
 
@@ -195,7 +195,7 @@ TEST(TopologyFiles, ClusterJoinsNodesThroughTheirNics) {
   const std::vector<int> path = topology.route_path(*across);
   EXPECT_EQ(topology.find(path[2])->name, "n0/nic1");  // the NIC under GPU 2's own switch
   EXPECT_EQ(topology.find(path[4])->name, "n1/nic2");  // and under GPU 13 (= node 1's GPU 5)
-  EXPECT_DOUBLE_EQ(topology.route_bandwidth_gbps(*across), 12.0);  // PCIe below the 12.5 GB/s NIC
+  EXPECT_DOUBLE_EQ(topology.route_bandwidth_gbps(*across), 9.5);  // the NIC: 12.5 GB/s line, 9.5 effective
   EXPECT_DOUBLE_EQ(topology.route_latency_us(*across), 14.0);
 
   const Topology custom = topology_preset("cluster:2xdgx1-v100@2x200");

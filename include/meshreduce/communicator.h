@@ -34,9 +34,7 @@ struct CommunicatorOptions {
   // picks `direct` for all but the smallest buckets; with a topology, its simulator.
   std::string algorithm = "auto";
   AlgorithmOptions algorithm_options;
-  // The cost model "auto" plans with. Fair link sharing by default: FIFO sharing (a link serves
-  // transfers in the order they became ready, as one NCCL channel does) models pipelining better
-  // but simulates slowly when thousands of steps are in flight.
+  // The cost model "auto" plans with (simulator.h).
   SimulationOptions simulation;
   // The thread executor's costs "auto" plans with (measure_thread_costs(), or a calibrated
   // `local` topology's Topology::thread_costs). Absent: default_thread_costs() when no topology

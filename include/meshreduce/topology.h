@@ -41,15 +41,21 @@ struct Device {
 };
 
 // An undirected connection of `count` parallel links; bandwidth is per link and per direction.
-// `a` and `b` name devices or nodes.
+// `a` and `b` name devices or nodes. The line rate is what the wire signals; the efficiency is the
+// fraction of it that carries payload once packet headers, flow control and the transport's own
+// framing are paid (docs/topology-format.md lists each preset's figures and their sources). The
+// simulator moves data at the effective rate, bandwidth_gbps * efficiency.
 struct Link {
   int a = 0;
   int b = 0;
   LinkKind kind = LinkKind::nvlink;
-  double bandwidth_gbps = 0;  // GB/s (1e9 bytes/s) per link per direction
+  double bandwidth_gbps = 0;  // line rate, GB/s (1e9 bytes/s) per link per direction
   double latency_us = 0;      // per message, end to end over a path of this kind (see Route)
   int count = 1;
-  std::string source;  // where the figures come from
+  std::string source;        // where the figures come from
+  double efficiency = 1.0;   // payload fraction of the line rate, in (0, 1]
+
+  double effective_gbps() const noexcept { return bandwidth_gbps * efficiency; }
 
   friend bool operator==(const Link&, const Link&) = default;
 };
@@ -101,7 +107,7 @@ struct Topology {
   std::optional<ThreadCosts> thread_costs;
 
   int size() const noexcept { return static_cast<int>(devices.size()); }
-  // Total direct bandwidth between a and b in GB/s per direction (0 when not directly linked).
+  // Total direct effective bandwidth between a and b in GB/s per direction (0 when not linked).
   double direct_bandwidth(int a, int b) const noexcept;
   // The device or node with this id, or null.
   const Device* find(int id) const noexcept;
@@ -110,14 +116,14 @@ struct Topology {
   const Route* route(int src, int dst) const noexcept;
   // The ids a route visits, src first, dst last.
   std::vector<int> route_path(const Route& route) const;
-  // The route's latency (the largest of its links') and its bottleneck bandwidth (GB/s, the
-  // smallest bandwidth * count of its links).
+  // The route's latency (the largest of its links') and its bottleneck effective bandwidth (GB/s,
+  // the smallest effective_gbps() * count of its links).
   double route_latency_us(const Route& route) const;
   double route_bandwidth_gbps(const Route& route) const;
 
   // Fill `routes` for every ordered device pair that has none yet, by the rule: fewest hops,
   // passing only through nodes (never through another device); among those, the largest
-  // bottleneck bandwidth (bandwidth * count); then the smallest link indices, hop by hop.
+  // bottleneck effective bandwidth (effective_gbps() * count); then the smallest link indices, hop by hop.
   // Routes already present (read from a file) are kept. Then sorts `routes`.
   void compute_routes();
   // Throws TopologyError on duplicate ids, links to unknown ids, levels that are not partitions
@@ -159,7 +165,7 @@ MemoryBandwidth measure_memory_bandwidth(std::int64_t bytes_per_buffer = std::in
 
 // This machine: each core a device linked to its L3 cache (or its NUMA node when hwloc reports no
 // L3), each cache to its NUMA node, NUMA nodes to each other. Bandwidths come from `measured`
-// when given, else from named defaults (../shared/DESIGN.md: copy 17-25 GB/s with 2 threads).
+// when given, else from named defaults (docs/topology-format.md).
 // Without hwloc (MESHREDUCE_HAVE_HWLOC unset at build time) the cores are
 // std::thread::hardware_concurrency() on one NUMA node.
 Topology local_topology(const std::optional<MemoryBandwidth>& measured = std::nullopt);

@@ -89,16 +89,10 @@ struct Communicator::Impl {
 
   static constexpr std::string_view kAuto = "auto";
 
-  // The named algorithm, or the planner's pick for this bucket's size and dtype (memoized: a
-  // layout has far fewer distinct sizes than buckets).
-  BucketChoice choose(const AlgorithmRequest& request, std::map<std::pair<std::int64_t, DType>, BucketChoice>& memo) {
-    if (algorithm != nullptr) return {std::string(algorithm->name), 0};
-    const auto key = std::pair(request.count, request.dtype);
-    if (auto found = memo.find(key); found != memo.end()) return found->second;
-    const auto choice =
-        thread_costs ? detail::choose_algorithm_for_threads(request, *thread_costs, run_options())
-                     : detail::choose_algorithm(request, topology, options.devices, options.simulation);
-    return memo[key] = {std::string(choice.algorithm->name), choice.predicted_s};
+  // The cost model "auto" plans with: this machine's threads, or the simulator on the topology.
+  detail::Predictor predictor() const {
+    return thread_costs ? detail::thread_predictor(*thread_costs, run_options())
+                        : detail::simulator_predictor(topology, options.devices, options.simulation);
   }
 
   ThreadRunOptions run_options() const { return {options.piece_elements, options.stream_min_bytes, options.inline_bytes}; }
@@ -131,14 +125,20 @@ struct Communicator::Impl {
     CachedPlan cached;
     cached.plan.layout = key.layout;
     cached.plan.buckets = make_buckets(layout, options.bucketing);
-    std::vector<Schedule> parts;
-    std::map<std::pair<std::int64_t, DType>, BucketChoice> memo;
-    for (const Bucket& bucket : cached.plan.buckets) {
-      const AlgorithmRequest request = request_for(bucket, op);
-      cached.plan.choices.push_back(choose(request, memo));
-      parts.push_back(build_schedule(find_algorithm(cached.plan.choices.back().algorithm), request));
+    std::vector<AlgorithmRequest> requests;
+    for (const Bucket& bucket : cached.plan.buckets) requests.push_back(request_for(bucket, op));
+    if (algorithm == nullptr) {
+      detail::LayoutPlan planned = detail::plan_layout(requests, predictor());
+      cached.plan.choices = std::move(planned.choices);
+      cached.plan.schedule = std::move(planned.schedule);
+    } else {
+      std::vector<Schedule> parts;
+      for (const AlgorithmRequest& request : requests) {
+        cached.plan.choices.push_back({std::string(algorithm->name), 0});
+        parts.push_back(build_schedule(*algorithm, request));
+      }
+      cached.plan.schedule = merge_schedules(std::move(parts));
     }
-    cached.plan.schedule = merge_schedules(std::move(parts));
     cached.plan.schedule.num_devices = static_cast<int>(options.devices.size());
     cached.plan.schedule.op = op;
     if (cached.plan.schedule.algorithm.empty()) cached.plan.schedule.algorithm = options.algorithm;

@@ -1,8 +1,14 @@
-// Internal: the planner behind algorithm "auto". It asks the simulator how long each algorithm
-// that accepts a request takes on the topology and takes the fastest.
+// Internal: the planner behind algorithm "auto". It asks a cost model (the simulator on a
+// topology, or the thread executor's model) how long each algorithm takes and keeps the fastest:
+// per request, and for a whole call of many buckets, over the whole call's plan.
 #pragma once
 
+#include <functional>
+#include <span>
+#include <vector>
+
 #include "meshreduce/algorithm.h"
+#include "meshreduce/communicator.h"
 #include "meshreduce/simulator.h"
 #include "meshreduce/thread_model.h"
 
@@ -13,13 +19,30 @@ struct AlgorithmChoice {
   double predicted_s = 0;
 };
 
-// Throws Unsupported when no algorithm accepts the request.
-AlgorithmChoice choose_algorithm(const AlgorithmRequest& request, const Topology& topology,
-                                 const std::vector<int>& devices, const SimulationOptions& options);
+// Predicted seconds of a schedule.
+using Predictor = std::function<double(const Schedule&)>;
 
-// The same, predicting with the thread executor's cost model (thread_model.h): for calls that
-// run on this machine's threads, where every byte read or written costs memory bandwidth.
-AlgorithmChoice choose_algorithm_for_threads(const AlgorithmRequest& request, const ThreadCosts& costs,
-                                             const ThreadRunOptions& run);
+// The simulator on `topology` (trace off).
+Predictor simulator_predictor(const Topology& topology, const std::vector<int>& devices, const SimulationOptions& options);
+// The thread executor's cost model (thread_model.h): for calls that run on this machine's
+// threads, where every byte read or written costs memory bandwidth.
+Predictor thread_predictor(const ThreadCosts& costs, const ThreadRunOptions& run);
+
+// The fastest algorithm that accepts one request. Throws Unsupported when none does.
+AlgorithmChoice choose_algorithm(const AlgorithmRequest& request, const Predictor& predict);
+
+// One call over many buckets: the algorithm of each bucket and the merged schedule.
+struct LayoutPlan {
+  std::vector<BucketChoice> choices;  // per request; predicted_s: that bucket alone
+  Schedule schedule;                  // all buckets merged, num_devices and op set
+  double predicted_s = 0;             // the whole schedule
+};
+
+// Buckets of one call run together and contend for the same links, so the fastest bucket alone
+// need not make the fastest call: the candidates are every bucket's own fastest algorithm (the
+// mix) and each algorithm that accepts every bucket, each predicted as the whole merged schedule;
+// the fastest whole prediction wins (the mix on ties). An empty `requests` gives an empty plan.
+// Throws Unsupported when some bucket has no algorithm.
+LayoutPlan plan_layout(std::span<const AlgorithmRequest> requests, const Predictor& predict);
 
 }  // namespace meshreduce::detail

@@ -5,7 +5,9 @@
 // crossing finite resources (link directions, capacity-limited nodes, a device's reduction unit).
 // Between two events every flow's rate is constant, so the next event is exact: the earliest of a
 // timer (a step's launch, a message's latency running out) and a flow's completion. Rates are
-// recomputed max-min fairly after every event that changes the set of flows.
+// recomputed after every event that changes the set of flows. Only the oldest message of each
+// connection (ordered device pair) is a flow; the others wait in the connection's queue, so a
+// step holds at most one flow per connection and reduction, however many chunks are in flight.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,12 +15,13 @@
 #include <map>
 #include <memory>
 #include <queue>
-#include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 
 #include "meshreduce/error.h"
 #include "meshreduce/simulator.h"
+#include "simulate/event_simulator.h"
 #include "simulate/fair_share.h"
 
 namespace meshreduce {
@@ -47,7 +50,8 @@ struct Flow {
   double rate = 0;  // bytes per second
   const std::vector<int>* resources = nullptr;
   bool compute = false;
-  double since = 0;  // when it became ready (the order LinkSharing::fifo serves in)
+  double since = 0;     // when it became ready: a connection serves its messages in this order
+  std::int64_t connection = -1;  // from * positions + to for messages; -1 for computations
 };
 
 struct Timer {
@@ -75,8 +79,14 @@ struct LinkSegment {
 
 class Simulator {
  public:
-  Simulator(const Schedule& schedule, const Topology& topology, std::vector<int> devices, const SimulationOptions& options)
-      : schedule_(schedule), topology_(topology), devices_(std::move(devices)), options_(options) {}
+  Simulator(const Schedule& schedule, const Topology& topology, std::vector<int> devices, const SimulationOptions& options,
+            const Protocol& protocol, bool pay_reductions)
+      : schedule_(schedule),
+        topology_(topology),
+        devices_(std::move(devices)),
+        options_(options),
+        protocol_(protocol),
+        pay_reductions_(pay_reductions) {}
 
   SimulationResult run();
 
@@ -101,6 +111,25 @@ class Simulator {
   const Topology& topology_;
   std::vector<int> devices_;  // position -> topology id
   const SimulationOptions& options_;
+  const Protocol& protocol_;
+  bool pay_reductions_ = true;
+  // Per connection: whether its message is in flows_, and the messages waiting behind it, oldest
+  // (by ready time, then step, then arrival) first.
+  struct Waiting {
+    double since = 0;
+    int step = 0;
+    std::uint64_t order = 0;
+    Flow flow;
+    bool operator>(const Waiting& other) const {
+      return std::tie(since, step, order) > std::tie(other.since, other.step, other.order);
+    }
+  };
+  struct Connection {
+    bool busy = false;
+    std::priority_queue<Waiting, std::vector<Waiting>, std::greater<>> waiting;
+  };
+  std::unordered_map<std::int64_t, Connection> connections_;  // only the pairs that carry messages
+  std::uint64_t arrivals_ = 0;
 
   std::vector<double> capacity_;  // bytes per second per resource
   int link_resources_ = 0;        // resources [0, 2 * links): link l, direction a->b (2l) or b->a (2l+1)
@@ -136,7 +165,7 @@ class Simulator {
 
 void Simulator::build_resources() {
   for (const Link& link : topology_.links) {
-    const double capacity = link.bandwidth_gbps * link.count * kBytesPerGB;
+    const double capacity = link.effective_gbps() * link.count * protocol_.efficiency * kBytesPerGB;
     capacity_.push_back(capacity);
     capacity_.push_back(capacity);
   }
@@ -152,7 +181,7 @@ void Simulator::build_resources() {
   copy_resource_.assign(positions, -1);
   for (std::size_t p = 0; p < positions; ++p) {
     const double reduce = options_.reduce_gbps > 0 ? options_.reduce_gbps : topology_.find(devices_[p])->reduce_gbps;
-    if (reduce > 0) {
+    if (reduce > 0 && pay_reductions_) {
       compute_resource_[p] = static_cast<int>(capacity_.size());
       capacity_.push_back(reduce * kBytesPerGB);
     }
@@ -161,6 +190,10 @@ void Simulator::build_resources() {
       capacity_.push_back(options_.local_copy_gbps * kBytesPerGB);
     }
   }
+  for (std::size_t r = 0; r < capacity_.size(); ++r)
+    if (!(capacity_[r] > 0))
+      throw TopologyError("topology '" + topology_.name + "': resource " + std::to_string(r) +
+                          " has no capacity (a link or node rate or efficiency of 0)");
   single_.resize(capacity_.size());
   for (std::size_t r = 0; r < capacity_.size(); ++r) single_[r] = {static_cast<int>(r)};
   resource_bytes_.assign(capacity_.size(), 0);
@@ -188,7 +221,12 @@ const std::vector<int>& Simulator::route_resources(int from, int to) {
   }
   for (int id : path)
     if (const auto it = node_resource_.find(id); it != node_resource_.end()) resources.push_back(it->second);
-  latency_[key] = topology_.route_latency_us(*route) * kSecondsPerUs;
+  double latency_us = 0;  // the largest of its links', as Topology::route_latency_us, per protocol
+  for (int l : route->links) {
+    const Link& link = topology_.links[static_cast<std::size_t>(l)];
+    latency_us = std::max(latency_us, link.latency_us * protocol_.latency_factor[static_cast<std::size_t>(link.kind)]);
+  }
+  latency_[key] = latency_us * kSecondsPerUs;
   return routes_.emplace(key, std::move(resources)).first->second;
 }
 
@@ -282,7 +320,15 @@ void Simulator::start_message(int m) {
     flow_done({message.step, 0, 0, 0, &resources, false, now_});
     return;
   }
-  flows_.push_back({message.step, message.bytes, static_cast<double>(message.bytes), 0, &resources, false, now_});
+  const Flow flow{message.step, message.bytes, static_cast<double>(message.bytes), 0, &resources, false, now_,
+                  std::int64_t{message.from} * static_cast<std::int64_t>(devices_.size()) + message.to};
+  Connection& state = connections_[flow.connection];
+  if (state.busy) {
+    state.waiting.push({flow.since, flow.step, arrivals_++, flow});
+    return;
+  }
+  state.busy = true;
+  flows_.push_back(flow);
   flows_changed_ = true;
 }
 
@@ -301,22 +347,8 @@ void Simulator::solve_rates() {
   std::vector<const std::vector<int>*> lists;
   lists.reserve(flows_.size());
   for (const Flow& flow : flows_) lists.push_back(flow.resources);
-  std::vector<int> classes;
-  if (options_.sharing == LinkSharing::fifo && !flows_.empty()) {
-    // Classes by (ready time, step): ranks of the distinct keys.
-    std::vector<std::size_t> order(flows_.size());
-    for (std::size_t f = 0; f < order.size(); ++f) order[f] = f;
-    const auto key = [&](std::size_t f) { return std::pair(flows_[f].since, flows_[f].step); };
-    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return key(x) < key(y); });
-    classes.assign(flows_.size(), 0);
-    int rank = 0;
-    for (std::size_t i = 0; i < order.size(); ++i) {
-      if (i > 0 && key(order[i]) != key(order[i - 1])) ++rank;
-      classes[order[i]] = rank;
-    }
-  }
   std::vector<double> rates;
-  share_->solve(lists, rates, classes);
+  share_->solve(lists, rates);
   for (std::size_t f = 0; f < flows_.size(); ++f) flows_[f].rate = rates[f];
   const std::vector<int> was_active = active_;
   for (int r : active_) {
@@ -325,7 +357,7 @@ void Simulator::solve_rates() {
   }
   active_.clear();
   for (const Flow& flow : flows_) {
-    if (!(flow.rate > 0)) continue;  // queued behind earlier flows (LinkSharing::fifo)
+    if (!(flow.rate > 0)) continue;
     for (int r : *flow.resources) {
       const auto index = static_cast<std::size_t>(r);
       if (resource_moving_[index]++ == 0) active_.push_back(r);
@@ -376,7 +408,8 @@ SimulationResult Simulator::run() {
       dependents_[static_cast<std::size_t>(dep)].push_back(static_cast<int>(s));
     }
     state_[s].deps_left = static_cast<int>(step.deps.size());
-    if (step.deps.empty()) push_timer(options_.launch_overhead_us * kSecondsPerUs, static_cast<int>(s), -1);
+    if (step.deps.empty())
+      push_timer((protocol_.call_latency_us + options_.launch_overhead_us) * kSecondsPerUs, static_cast<int>(s), -1);
   }
   build_resources();
 
@@ -411,6 +444,17 @@ SimulationResult Simulator::run() {
     flows_.resize(kept);
     now_ = std::max(now_, next);
     if (!ended.empty()) flows_changed_ = true;
+    // A connection whose message ended sends the next one waiting, from now on.
+    for (const Flow& flow : ended) {
+      if (flow.connection < 0) continue;
+      auto& queue = connections_.at(flow.connection).waiting;
+      if (queue.empty()) {
+        connections_.at(flow.connection).busy = false;
+        continue;
+      }
+      flows_.push_back(queue.top().flow);
+      queue.pop();
+    }
     for (const Flow& flow : ended) flow_done(flow);
     while (!timers_.empty() && timers_.top().time <= now_ + tolerance) {
       const Timer timer = timers_.top();
@@ -442,6 +486,7 @@ SimulationResult Simulator::collect() {
     result.busbw_gbps = k > 1 ? result.algbw_gbps * 2.0 * (k - 1) / k : 0.0;
   }
   result.events = events_;
+  result.protocol = protocol_.name;
 
   const auto name_of = [&](int id) {
     const Device* d = topology_.find(id);
@@ -533,34 +578,21 @@ SimulationResult Simulator::collect() {
 
 }  // namespace
 
+namespace detail {
+
+SimulationResult simulate_with(const Schedule& schedule, const Topology& topology, const std::vector<int>& devices,
+                               const SimulationOptions& options, const Protocol& protocol, bool pay_reductions) {
+  Simulator simulator(schedule, topology, devices, options, protocol, pay_reductions);
+  return simulator.run();
+}
+
+}  // namespace detail
+
 const LinkUsage* SimulationResult::busiest_link() const noexcept {
   const LinkUsage* best = nullptr;
   for (const LinkUsage& usage : links)
     if (best == nullptr || usage.utilization > best->utilization) best = &usage;
   return best;
-}
-
-SimulationResult simulate(const Schedule& schedule, const Topology& topology, const std::vector<int>& devices,
-                          const SimulationOptions& options) {
-  const int k = schedule.num_devices;
-  std::vector<int> mapping = devices;
-  if (mapping.empty()) {
-    if (k > topology.size())
-      throw InvalidArgument("simulate: the schedule has " + std::to_string(k) + " devices, topology '" + topology.name +
-                            "' only " + std::to_string(topology.size()));
-    for (int p = 0; p < k; ++p) mapping.push_back(topology.devices[static_cast<std::size_t>(p)].id);
-  }
-  if (static_cast<int>(mapping.size()) != k)
-    throw InvalidArgument("simulate: " + std::to_string(mapping.size()) + " device ids for a schedule of " +
-                          std::to_string(k) + " devices");
-  std::set<int> seen;
-  for (int id : mapping) {
-    if (!topology.is_device(id))
-      throw InvalidArgument("simulate: topology '" + topology.name + "' has no device " + std::to_string(id));
-    if (!seen.insert(id).second) throw InvalidArgument("simulate: device " + std::to_string(id) + " is mapped twice");
-  }
-  Simulator simulator(schedule, topology, std::move(mapping), options);
-  return simulator.run();
 }
 
 }  // namespace meshreduce

@@ -107,6 +107,7 @@ ordered_json topology_to_json(const Topology& topology) {
                             {"bandwidth_gbps", link.bandwidth_gbps},
                             {"latency_us", link.latency_us},
                             {"count", link.count},
+                            {"efficiency", link.efficiency},
                             {"source", link.source}});
   out["levels"] = ordered_json::array();
   for (const GroupLevel& level : topology.levels)
@@ -179,7 +180,7 @@ Topology topology_from_json(const json& in) {
   for (std::size_t i = 0; i < list("links").size(); ++i) {
     const json& entry = list("links")[i];
     const std::string where = "links[" + std::to_string(i) + "]";
-    check_keys(entry, where, {"a", "b", "kind", "bandwidth_gbps", "latency_us", "count", "source"});
+    check_keys(entry, where, {"a", "b", "kind", "bandwidth_gbps", "latency_us", "count", "efficiency", "source"});
     Link link;
     link.a = required<int>(entry, "a", where);
     link.b = required<int>(entry, "b", where);
@@ -188,6 +189,9 @@ Topology topology_from_json(const json& in) {
     link.latency_us = optional<double>(entry, "latency_us", 0.0, where);
     link.count = optional<int>(entry, "count", 1, where);
     link.source = optional<std::string>(entry, "source", "", where);
+    link.efficiency = optional<double>(entry, "efficiency", 1.0, where);
+    if (!(link.efficiency > 0 && link.efficiency <= 1))
+      fail(where, "efficiency must be in (0, 1], got " + std::to_string(link.efficiency));
     topology.links.push_back(std::move(link));
   }
   for (std::size_t i = 0; i < list("levels").size(); ++i) {

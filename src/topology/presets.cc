@@ -17,22 +17,54 @@ namespace {
 // ---- Named constants -------------------------------------------------------------------------
 // Bandwidths are GB/s (1e9 bytes/s) per link per direction; latencies are microseconds per message.
 
-// NVLink: 25 GB/s per link per direction on V100 (NVLink 2), 20 GB/s on P100 (NVLink 1).
+// Every link carries its line rate and the fraction of it that carries payload (Link::efficiency);
+// docs/topology-format.md restates each figure with its public source.
+
+// NVLink 2 on V100: 25 GB/s per link per direction (NVIDIA Tesla V100 GPU architecture whitepaper;
+// DGX-1 with Tesla V100 system architecture whitepaper). About 20 GB/s of it carries data: NCCL's
+// developers give 20 GB/s effective per V100 link (nccl-tests issues 149 and 212) and NCCL's model
+// uses SM70_NVLINK_BW = 20 (src/graph/topo.h). NVLink 1 on P100: 20 GB/s (Tesla P100 whitepaper;
+// DGX-1 system architecture whitepaper), 18 effective (SM60_NVLINK_BW = 18).
 constexpr double kNvlinkV100Gbps = 25.0;
+constexpr double kNvlinkV100Efficiency = 20.0 / 25.0;
 constexpr double kNvlinkP100Gbps = 20.0;
-constexpr const char* kNvlinkV100Source = "NVLink 2 on V100: 25 GB/s per link per direction (DGX-1/V100 whitepapers; ../shared/DESIGN.md)";
-constexpr const char* kNvlinkP100Source = "NVLink 1 on P100: 20 GB/s per link per direction (DGX-1 whitepaper; ../shared/DESIGN.md)";
-// PCIe Gen3 x16, Broadwell QPI and Skylake UPI as NCCL models them (src/graph/topo.h: PCI_BW 12.0,
-// QPI_BW 6.0, SKL_QPI_BW 10.0).
-constexpr double kPcieGen3x16Gbps = 12.0;
-constexpr double kQpiBroadwellGbps = 6.0;
-constexpr double kUpiSkylakeGbps = 10.0;
-constexpr const char* kPcieSource = "PCIe Gen3 x16: NCCL src/graph/topo.h PCI_BW = 12 GB/s; latency NCCL src/graph/tuning.cc hwLat[PCI][Ring][Simple]";
-constexpr const char* kQpiSource = "Broadwell QPI: NCCL src/graph/topo.h QPI_BW = 6 GB/s; latency as PCI path (NCCL tuning.cc)";
-constexpr const char* kUpiSource = "Skylake UPI: NCCL src/graph/topo.h SKL_QPI_BW = 10 GB/s; latency as PCI path (NCCL tuning.cc)";
-// NICs: 100 Gb/s EDR InfiniBand = 12.5 GB/s line rate (../shared/DESIGN.md).
+constexpr double kNvlinkP100Efficiency = 18.0 / 20.0;
+constexpr const char* kNvlinkV100Source =
+    "NVLink 2 on V100: 25 GB/s line rate per link per direction (Tesla V100 and DGX-1 V100 whitepapers), 20 GB/s "
+    "effective (NCCL topo.h SM70_NVLINK_BW; nccl-tests issues 149, 212); latency NCCL tuning.cc hwLat[NVLINK][Ring][Simple]; "
+    "docs/topology-format.md";
+constexpr const char* kNvlinkP100Source =
+    "NVLink 1 on P100: 20 GB/s line rate per link per direction (Tesla P100 and DGX-1 whitepapers), 18 GB/s effective "
+    "(NCCL topo.h SM60_NVLINK_BW); latency NCCL tuning.cc hwLat[NVLINK][Ring][Simple]; docs/topology-format.md";
+constexpr const char* kNvswitchSource =
+    "DGX-2: 6 NVLink 2 links x 25 GB/s line rate per GPU into 12 NVSwitches, modelled as one crossbar (DGX-2 system "
+    "architecture whitepaper), 20 GB/s effective per link (NCCL topo.h SM70_NVLINK_BW); docs/topology-format.md";
+// PCIe Gen3 x16: 8 GT/s x 16 lanes, 128b/130b coding = 15.75 GB/s per direction (PCI Express Base
+// Specification 3.0); NCCL models 12 GB/s of it (src/graph/topo.h PCI_BW).
+constexpr double kPcieGen3x16Gbps = 8.0 * 16 * 128 / 130 / 8;
+constexpr double kPcieEfficiency = 12.0 / kPcieGen3x16Gbps;
+// Broadwell QPI (the DGX-1's Xeon E5-2698 v4): 9.6 GT/s x 2 bytes = 19.2 GB/s per direction (Intel
+// Xeon E5-2600 v4 datasheet); GPU peer traffic across it reaches 6 GB/s in NCCL's model (QPI_BW).
+// Skylake UPI (the DGX-2's Xeon Platinum 8168): 10.4 GT/s x 2 bytes = 20.8 GB/s; NCCL SKL_QPI_BW 10.
+constexpr double kQpiBroadwellGbps = 9.6 * 2;
+constexpr double kQpiEfficiency = 6.0 / kQpiBroadwellGbps;
+constexpr double kUpiSkylakeGbps = 10.4 * 2;
+constexpr double kUpiEfficiency = 10.0 / kUpiSkylakeGbps;
+constexpr const char* kPcieSource =
+    "PCIe Gen3 x16: 15.75 GB/s line rate (PCIe 3.0 spec: 8 GT/s x 16, 128b/130b), 12 GB/s effective (NCCL topo.h "
+    "PCI_BW); latency NCCL tuning.cc hwLat[PCI][Ring][Simple]; docs/topology-format.md";
+constexpr const char* kQpiSource =
+    "Broadwell QPI: 19.2 GB/s line rate (Xeon E5-2600 v4 datasheet: 9.6 GT/s), 6 GB/s effective for GPU peer traffic "
+    "(NCCL topo.h QPI_BW); latency as a PCI path; docs/topology-format.md";
+constexpr const char* kUpiSource =
+    "Skylake UPI: 20.8 GB/s line rate (Xeon Scalable datasheet: 10.4 GT/s), 10 GB/s effective (NCCL topo.h "
+    "SKL_QPI_BW); latency as a PCI path; docs/topology-format.md";
+// NICs: 100 Gb/s EDR InfiniBand = 12.5 GB/s line rate (InfiniBand Architecture Specification, EDR
+// 4x). TACCL's profile of such a link measures 105 us per MB, about 9.5 GB/s (Shah et al., TACCL,
+// NSDI 2023): an efficiency of 0.76.
 constexpr double kGbitPerGbyte = 8.0;
 constexpr double kDefaultNicGbit = 100.0;
+constexpr double kNicEfficiency = 9.5 / 12.5;
 // Per-message latencies: NCCL src/graph/tuning.cc hwLat[NVLINK|PCI|NET][Ring][Simple] (NCCL 2.19).
 constexpr double kNvlinkLatencyUs = 3.4;
 constexpr double kPcieLatencyUs = 5.7;
@@ -48,7 +80,7 @@ constexpr std::int64_t kGiB = std::int64_t{1} << 30;
 // The abstract devices of flat:K and groups:...: a uniform model, no hardware behind it.
 constexpr double kUniformGbps = 10.0;
 constexpr double kUniformLatencyUs = 1.0;
-constexpr const char* kUniformSource = "uniform model (no measured source)";
+constexpr const char* kUniformSource = "uniform model (no hardware behind it; docs/topology-format.md)";
 
 std::string format_number(double value) {
   char text[32];
@@ -76,17 +108,17 @@ int add_node(Topology& topology, NodeKind kind, const std::string& name) {
 
 // A two-socket PCIe tree: `switches` PCIe switches, each with GPUs 2i, 2i+1 and one NIC, the
 // first half under CPU 0 and the rest under CPU 1, the CPUs joined by `cpu_link`.
-void add_pcie_tree(Topology& topology, int switches, double cpu_gbps, const char* cpu_source) {
+void add_pcie_tree(Topology& topology, int switches, double cpu_gbps, double cpu_efficiency, const char* cpu_source) {
   const int cpu0 = add_node(topology, NodeKind::cpu, "cpu0");
   const int cpu1 = add_node(topology, NodeKind::cpu, "cpu1");
-  topology.links.push_back({cpu0, cpu1, LinkKind::qpi, cpu_gbps, kPcieLatencyUs, 1, cpu_source});
+  topology.links.push_back({cpu0, cpu1, LinkKind::qpi, cpu_gbps, kPcieLatencyUs, 1, cpu_source, cpu_efficiency});
   for (int s = 0; s < switches; ++s) {
     const int sw = add_node(topology, NodeKind::pcie_switch, "pcie" + std::to_string(s));
     const int nic = add_node(topology, NodeKind::nic, "nic" + std::to_string(s));
-    topology.links.push_back({sw, s < switches / 2 ? cpu0 : cpu1, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource});
-    topology.links.push_back({2 * s, sw, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource});
-    topology.links.push_back({2 * s + 1, sw, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource});
-    topology.links.push_back({nic, sw, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource});
+    topology.links.push_back({sw, s < switches / 2 ? cpu0 : cpu1, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource, kPcieEfficiency});
+    topology.links.push_back({2 * s, sw, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource, kPcieEfficiency});
+    topology.links.push_back({2 * s + 1, sw, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource, kPcieEfficiency});
+    topology.links.push_back({nic, sw, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource, kPcieEfficiency});
   }
 }
 
@@ -104,8 +136,9 @@ Topology dgx1(const std::string& name, bool v100) {
                                     : gpu(i, kP100ReduceGbps, 16 * kGiB, kP100Source));
   for (const Pair& pair : kPairs)
     topology.links.push_back({pair.a, pair.b, LinkKind::nvlink, v100 ? kNvlinkV100Gbps : kNvlinkP100Gbps,
-                              kNvlinkLatencyUs, v100 ? pair.links_v100 : 1, v100 ? kNvlinkV100Source : kNvlinkP100Source});
-  add_pcie_tree(topology, 4, kQpiBroadwellGbps, kQpiSource);
+                              kNvlinkLatencyUs, v100 ? pair.links_v100 : 1, v100 ? kNvlinkV100Source : kNvlinkP100Source,
+                              v100 ? kNvlinkV100Efficiency : kNvlinkP100Efficiency});
+  add_pcie_tree(topology, 4, kQpiBroadwellGbps, kQpiEfficiency, kQpiSource);
   topology.levels.push_back({"nvlink-quad", {{0, 1, 2, 3}, {4, 5, 6, 7}}});
   topology.compute_routes();
   return topology;
@@ -167,11 +200,10 @@ Topology dgx2() {
   // one board to send to the other at full rate.
   const int crossbar = add_node(topology, NodeKind::nvswitch, "nvswitch");
   for (int i = 0; i < 16; ++i)
-    topology.links.push_back({i, crossbar, LinkKind::nvswitch, kNvlinkV100Gbps, kNvlinkLatencyUs, 6,
-                              "DGX-2: 6 NVLink 2 links x 25 GB/s per GPU into 12 NVSwitches, modelled as one crossbar "
-                              "(DGX-2 whitepaper)"});
+    topology.links.push_back({i, crossbar, LinkKind::nvswitch, kNvlinkV100Gbps, kNvlinkLatencyUs, 6, kNvswitchSource,
+                              kNvlinkV100Efficiency});
   // PCIe simplified to one switch per GPU pair and NIC (the DGX-2 has two switch levels).
-  add_pcie_tree(topology, 8, kUpiSkylakeGbps, kUpiSource);
+  add_pcie_tree(topology, 8, kUpiSkylakeGbps, kUpiEfficiency, kUpiSource);
   topology.levels.push_back({"baseboard", {{0, 1, 2, 3, 4, 5, 6, 7}, {8, 9, 10, 11, 12, 13, 14, 15}}});
   topology.compute_routes();
   return topology;
@@ -181,7 +213,7 @@ Topology pcie8() {
   Topology topology;
   topology.name = "pcie8";
   for (int i = 0; i < 8; ++i) topology.devices.push_back(gpu(i, kV100ReduceGbps, 16 * kGiB, kV100Source));
-  add_pcie_tree(topology, 4, kQpiBroadwellGbps, kQpiSource);
+  add_pcie_tree(topology, 4, kQpiBroadwellGbps, kQpiEfficiency, kQpiSource);
   topology.levels.push_back({"socket", {{0, 1, 2, 3}, {4, 5, 6, 7}}});
   topology.compute_routes();
   return topology;
@@ -233,7 +265,7 @@ Topology cluster_topology(const Topology& node, int nodes, int nics_per_node, do
     // No NIC in the preset: one, PCIe-attached to every device.
     const int nic = add_node(base, NodeKind::nic, "nic0");
     for (const Device& d : node.devices)
-      base.links.push_back({d.id, nic, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource});
+      base.links.push_back({d.id, nic, LinkKind::pcie, kPcieGen3x16Gbps, kPcieLatencyUs, 1, kPcieSource, kPcieEfficiency});
     nics.push_back(nic);
   }
   if (nics_per_node > static_cast<int>(nics.size()))
@@ -276,8 +308,8 @@ Topology cluster_topology(const Topology& node, int nodes, int nics_per_node, do
   topology.nodes.push_back({network, "network", NodeKind::network_switch, 0, 0, 0,
                             "one non-blocking switch (full bisection)"});
   const std::string nic_source = format_number(nic_gbit) + " Gb/s NIC = " + format_number(nic_gbit / kGbitPerGbyte) +
-                                 " GB/s line rate (100 Gb/s EDR InfiniBand in ../shared/DESIGN.md); latency NCCL "
-                                 "src/graph/tuning.cc hwLat[NET][Ring][Simple]";
+                                 " GB/s line rate, 76% effective (TACCL's InfiniBand EDR profile: 105 us/MB); latency "
+                                 "NCCL tuning.cc hwLat[NET][Ring][Simple]; docs/topology-format.md";
   for (int c = 0; c < nodes; ++c) {
     for (const Link& l : base.links) {
       Link copy = l;
@@ -287,7 +319,7 @@ Topology cluster_topology(const Topology& node, int nodes, int nics_per_node, do
     }
     for (int nic : nics)
       topology.links.push_back({remap(c, nic), network, LinkKind::network, nic_gbit / kGbitPerGbyte, kNetworkLatencyUs, 1,
-                                nic_source});
+                                nic_source, kNicEfficiency});
   }
   for (const GroupLevel& level : base.levels) {
     GroupLevel copy{level.name, {}};

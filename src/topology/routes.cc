@@ -4,7 +4,7 @@
 // The rule (Topology::compute_routes): breadth-first from the source device, passing only
 // through nodes (a GPU or core does not forward traffic: on a DGX-1, GPUs 0 and 5 have no NVLink
 // and talk over PCIe switch, CPU, QPI, CPU, PCIe switch, not through GPU 4). Among the paths of
-// fewest hops, the largest bottleneck bandwidth (bandwidth * count) wins; remaining ties go to
+// fewest hops, the largest bottleneck effective bandwidth (effective rate * count) wins; remaining ties go to
 // the lowest-indexed last link, whose far end is reached by its own best path.
 #include <algorithm>
 #include <limits>
@@ -62,7 +62,7 @@ void Topology::compute_routes() {
         for (const Edge& edge : adjacent[static_cast<std::size_t>(u)]) {
           const auto v = static_cast<std::size_t>(edge.to);
           const Link& link = links[static_cast<std::size_t>(edge.link)];
-          const double width = std::min(bottleneck[static_cast<std::size_t>(u)], link.bandwidth_gbps * link.count);
+          const double width = std::min(bottleneck[static_cast<std::size_t>(u)], link.effective_gbps() * link.count);
           if (hops[v] == kUnreached) {
             hops[v] = hops[static_cast<std::size_t>(u)] + 1;
             next.push_back(edge.to);

@@ -63,7 +63,7 @@ double Topology::direct_bandwidth(int a, int b) const noexcept {
   double total = 0;
   for (const Link& link : links)
     if ((link.a == a && link.b == b) || (link.a == b && link.b == a))
-      total += link.bandwidth_gbps * link.count;
+      total += link.effective_gbps() * link.count;
   return total;
 }
 
@@ -116,7 +116,7 @@ double Topology::route_bandwidth_gbps(const Route& r) const {
   double bandwidth = r.links.empty() ? 0.0 : 1e300;
   for (int index : r.links) {
     const Link& link = links.at(static_cast<std::size_t>(index));
-    bandwidth = std::min(bandwidth, link.bandwidth_gbps * link.count);
+    bandwidth = std::min(bandwidth, link.effective_gbps() * link.count);
   }
   return bandwidth;
 }

@@ -17,7 +17,6 @@ struct SimulateOptions {
   std::string workload = "resnet50";
   std::vector<std::string> sizes;
   std::string trace_path;
-  std::string sharing = "fair";
 };
 
 struct Layout {
@@ -46,13 +45,12 @@ void simulate_layout(const SimulateOptions& options, const Layout& layout, Reduc
     const Topology& topology = *communicator.options().topology;
     SimulationOptions simulation = communicator.options().simulation;
     simulation.trace = !options.trace_path.empty();
-    simulation.sharing = options.sharing == "fair" ? LinkSharing::fair : LinkSharing::fifo;
     const SimulationResult result = simulate(plan->schedule, topology, communicator.options().devices, simulation);
     if (!header) {
       std::printf("# %s, %d devices, %s, %.2f MiB per device\n", topology.name.c_str(), communicator.size(),
                   layout.name.c_str(), static_cast<double>(result.bytes_per_device) / (1 << 20));
-      std::printf("# %-18s %12s %10s %10s   %-28s %6s\n", "algorithm", "time (us)", "algbw", "busbw", "busiest link",
-                  "use");
+      std::printf("# %-22s %12s %10s %10s %8s   %-28s %6s\n", "algorithm", "time (us)", "algbw", "busbw", "protocol",
+                  "busiest link", "use");
       header = true;
     }
     std::string label = name;
@@ -72,8 +70,9 @@ void simulate_layout(const SimulateOptions& options, const Layout& layout, Reduc
       link = (from ? from->name : std::to_string(busiest->from)) + "->" + (to ? to->name : std::to_string(busiest->to)) +
              " " + std::string(link_kind_name(l.kind));
     }
-    std::printf("  %-18s %12.1f %10.2f %10.2f   %-28s %5.0f%%\n", label.c_str(), result.time_s * 1e6, result.algbw_gbps,
-                result.busbw_gbps, link.c_str(), busiest ? 100 * busiest->utilization : 0.0);
+    std::printf("  %-22s %12.1f %10.2f %10.2f %8s   %-28s %5.0f%%\n", label.c_str(), result.time_s * 1e6,
+                result.algbw_gbps, result.busbw_gbps, result.protocol.c_str(), link.c_str(),
+                busiest ? 100 * busiest->utilization : 0.0);
     if (!options.trace_path.empty() && names.size() == 1) {
       write_chrome_trace(result, options.trace_path);
       std::printf("# timeline written to %s (open in ui.perfetto.dev or chrome://tracing)\n", options.trace_path.c_str());
@@ -91,8 +90,6 @@ void add_simulate_command(CLI::App& app) {
   command->add_option("--algorithm,-a", options->algorithm, "algorithm name, 'auto', or 'all'")->capture_default_str();
   command->add_option("--workload,-w", options->workload, "embedded workload name or TSV file")->capture_default_str();
   command->add_option("--sizes", options->sizes, "instead of a workload: one tensor of each size (e.g. 1M 16M 256M)");
-  command->add_option("--sharing", options->sharing, "link sharing: fair (max-min) or fifo (in order of readiness; slower to simulate)")
-      ->check(CLI::IsMember({"fifo", "fair"}))->capture_default_str();
   command->add_option("--trace", options->trace_path, "write the Chrome trace timeline of one algorithm to this file");
   command->callback([options] {
     if (!options->trace_path.empty() && options->algorithm == "all")

@@ -23,10 +23,12 @@ void print_summary(const Topology& topology) {
     const Device* d = topology.find(id);
     return d != nullptr ? d->name : "#" + std::to_string(id);
   };
+  // Line rate, the fraction of it that carries data, and the effective rate the simulator uses.
   for (const Link& link : topology.links)
-    std::printf("link %-10s %-10s %-8s %3d x %7.2f GB/s  %6.2f us  (%s)\n", name_of(link.a).c_str(),
-                name_of(link.b).c_str(), std::string(link_kind_name(link.kind)).c_str(), link.count,
-                link.bandwidth_gbps, link.latency_us, link.source.c_str());
+    std::printf("link %-10s %-10s %-8s %3d x %7.2f GB/s  x %4.2f = %7.2f GB/s effective  %6.2f us  (%s)\n",
+                name_of(link.a).c_str(), name_of(link.b).c_str(), std::string(link_kind_name(link.kind)).c_str(),
+                link.count, link.bandwidth_gbps, link.efficiency, link.effective_gbps(), link.latency_us,
+                link.source.c_str());
   for (const GroupLevel& level : topology.levels) {
     std::printf("level %s:", level.name.c_str());
     for (const auto& group : level.groups) {

@@ -205,10 +205,14 @@ TEST(FaultInjection, TheCApiMapsEachFailureToItsOwnStatus) {
   EXPECT_STREQ(meshreduce_status_name(MESHREDUCE_TIMEOUT), "timeout");
 }
 
-TEST(FaultInjection, TimeoutMustBePositive) {
-  CommunicatorOptions options = faulty_options(std::chrono::nanoseconds(0));
-  expect_contains(thrown_message<InvalidArgument>([&] { Communicator communicator(options); }),
-                  {"timeout must be positive, got 0 ns"});
+TEST(FaultInjection, TimeoutMustBePositiveAndAtMostAYear) {
+  for (const auto timeout : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(-5), std::chrono::nanoseconds::max()}) {
+    CommunicatorOptions options = faulty_options(timeout);
+    expect_contains(thrown_message<InvalidArgument>([&] { Communicator communicator(options); }),
+                    {"timeout must be positive and at most a year", "got " + std::to_string(timeout.count()) + " ns"});
+  }
+  Communicator longest(faulty_options(std::chrono::hours(24 * 365)));
+  clean_call(longest);
 }
 
 // A worker still inside a job a whole timeout after its call was cancelled may still write the

@@ -70,7 +70,7 @@ struct CommunicatorOptions {
   std::int64_t inline_bytes = std::int64_t{256} << 10;
   // The longest a call may take. A call still unfinished then (a worker stalled, or starved of
   // its core) throws TimeoutError naming the steps in progress, their devices and workers, and
-  // how long it waited; the communicator stays usable. Must be positive.
+  // how long it waited; the communicator stays usable. Positive, at most a year.
   std::chrono::nanoseconds timeout = std::chrono::minutes(5);
 };
 

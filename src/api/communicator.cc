@@ -81,8 +81,11 @@ struct Communicator::Impl {
   std::shared_ptr<const detail::ExecutionHooks> hooks;  // tests only (communicator_testing.h)
 
   explicit Impl(CommunicatorOptions opts) : options(std::move(opts)), pool(options.threads, options.pin_threads) {
-    if (options.timeout <= std::chrono::nanoseconds::zero())
-      throw InvalidArgument("timeout must be positive, got " + std::to_string(options.timeout.count()) + " ns");
+    // At most a year: deadlines are computed as now + 2 x timeout and must not overflow.
+    constexpr std::chrono::nanoseconds kLongestTimeout = std::chrono::hours(24 * 365);
+    if (options.timeout <= std::chrono::nanoseconds::zero() || options.timeout > kLongestTimeout)
+      throw InvalidArgument("timeout must be positive and at most a year (" + std::to_string(kLongestTimeout.count()) +
+                            " ns), got " + std::to_string(options.timeout.count()) + " ns");
     if (options.thread_costs) thread_costs = *options.thread_costs;
     if (options.topology) {
       topology = *options.topology;

@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 DEBIAN_PACKAGES := cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
                    nlohmann-json3-dev libcli11-dev libhwy-dev libhwloc-dev
 
-.PHONY: all deps build demo test sanitize sanitize-address sanitize-thread bench clean
+.PHONY: all deps build demo test sanitize sanitize-address sanitize-thread soak bench clean
 
 all: build
 
@@ -28,21 +28,28 @@ demo: build
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, then ThreadSanitizer.
+# The whole suite, the command line's tests included, under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then ThreadSanitizer.
 sanitize: sanitize-address sanitize-thread
 
 sanitize-address: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHREDUCE_WERROR=ON \
-	  -DMESHREDUCE_SANITIZE=address,undefined -DMESHREDUCE_BUILD_TOOLS=OFF
+	  -DMESHREDUCE_SANITIZE=address,undefined
 	cmake --build build-asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)
 
 sanitize-thread: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHREDUCE_WERROR=ON \
-	  -DMESHREDUCE_SANITIZE=thread -DMESHREDUCE_BUILD_TOOLS=OFF
+	  -DMESHREDUCE_SANITIZE=thread
 	cmake --build build-tsan -j $(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build-tsan --output-on-failure -j $(JOBS)
+
+# 10^5 mixed calls, every output checked bit for bit, resident memory growth after the warm-up
+# under 1% (ctest runs a 2,000-call variant).
+SOAK_CALLS ?= 100000
+soak: build
+	./$(BUILD)/tests/meshreduce_soak --calls $(SOAK_CALLS)
 
 bench: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DMESHREDUCE_BUILD_BENCH=ON $(CMAKE_FLAGS)

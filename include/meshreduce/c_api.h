@@ -15,7 +15,10 @@ typedef enum meshreduce_status {
   MESHREDUCE_UNSUPPORTED = 2,
   MESHREDUCE_TOPOLOGY_ERROR = 3,
   MESHREDUCE_SCHEDULE_ERROR = 4,
-  MESHREDUCE_INTERNAL_ERROR = 5
+  MESHREDUCE_INTERNAL_ERROR = 5,
+  MESHREDUCE_OUT_OF_MEMORY = 6,   /* memory ran out inside the call; the handle stays usable */
+  MESHREDUCE_EXECUTION_ERROR = 7, /* a step raised mid-call; outputs unspecified */
+  MESHREDUCE_TIMEOUT = 8          /* the call passed its timeout; outputs unspecified */
 } meshreduce_status;
 
 typedef enum meshreduce_dtype {
@@ -41,7 +44,8 @@ typedef struct meshreduce_tensor {
 } meshreduce_tensor;
 
 /* grads[k] points to device k's num_tensors tensors. outputs is NULL for an in-place call, or
- * has the same shape. devices holds num_devices distinct device ids. On failure the message is
+ * has the same shape. devices holds num_devices distinct device ids: any ints, in any order
+ * (they are labels; a duplicate is MESHREDUCE_INVALID_ARGUMENT naming it). On failure the message is
  * written to error (at most error_size bytes, NUL-terminated) when error is not NULL; no buffer
  * has been written. */
 meshreduce_status meshreduce_allreduce_grads_hierarchical(const meshreduce_tensor* const* grads,

@@ -2,6 +2,7 @@
 // executes, and a free function that mirrors tensorpack's allreduce_grads_hierarchical.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,10 +21,17 @@
 
 namespace meshreduce {
 
+namespace detail {
+struct CommunicatorTesting;  // the executor's fault-injection seam, for tests (src/api)
+}  // namespace detail
+
 struct CommunicatorOptions {
-  // The machine. Absent: a flat topology large enough for `devices`.
+  // The machine. Absent: `devices` are plain labels of memory spaces on this machine's threads,
+  // and named algorithms that need links (multiring, hierarchical-rs) see no topology.
   std::optional<Topology> topology;
-  // Topology device id of each participant, in order; empty means every topology device.
+  // The participants, in order. With a topology: its device ids (empty means every device of
+  // it). Without: any distinct ints, in any order; they label the participants and size
+  // nothing (position p of this list is device p of every call).
   std::vector<int> devices;
   // Partition of participant positions (0..K-1) into groups. Empty: the topology's innermost
   // grouping level restricted to `devices`, or one group when the topology has none.
@@ -58,6 +66,10 @@ struct CommunicatorOptions {
   // thread alone: waking a worker costs microseconds, more when another process holds its core.
   // 0 puts every call on the workers.
   std::int64_t inline_bytes = std::int64_t{256} << 10;
+  // The longest a call may take. A call still unfinished then (a worker stalled, or starved of
+  // its core) throws TimeoutError naming the steps in progress, their devices and workers, and
+  // how long it waited; the communicator stays usable. Positive, at most a year.
+  std::chrono::nanoseconds timeout = std::chrono::minutes(5);
 };
 
 // Which algorithm serves a bucket, and, when the planner chose it, its predicted time.
@@ -88,6 +100,10 @@ class Communicator {
   const CommunicatorOptions& options() const noexcept;
   const std::vector<std::vector<int>>& groups() const noexcept;
 
+  // Errors (error.h): InvalidArgument for malformed arguments, before anything is written;
+  // Unsupported when the algorithm cannot serve the devices; OutOfMemory when memory runs out
+  // while planning or running; ExecutionError when a step raised mid-call, TimeoutError past
+  // `timeout` (outputs unspecified after these two). The communicator stays usable after each.
   // In place: grads[k][n] is device k's tensor n; every device ends with the reduction.
   void allreduce(std::span<const std::vector<TensorView>> grads, ReduceOp op = ReduceOp::sum);
   // Out of place: outputs[k][n] receives the reduction of inputs[*][n]. An output may be its own
@@ -99,12 +115,15 @@ class Communicator {
   const Plan& plan(std::span<const TensorSpec> layout, ReduceOp op);
 
  private:
+  friend struct detail::CommunicatorTesting;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 // tensorpack's allreduce_grads_hierarchical(all_grads, devices, average), generalized: any
 // K >= 1; the devices form two groups (the first ceil(K/2) and the rest), or the given groups.
+// `devices` are labels: any distinct ints in any order (a duplicate is an InvalidArgument
+// naming it); groups hold positions 0..K-1 in that list.
 // With K = 8 the result is bitwise the seed's. In place, or into caller-given outputs.
 void allreduce_grads_hierarchical(std::span<const std::vector<TensorView>> all_grads,
                                   std::span<const int> devices, bool average = false,

@@ -36,4 +36,26 @@ class ScheduleError : public Error {
   using Error::Error;
 };
 
+// Memory ran out inside a call (planning, scratch buffers or execution); the message says what
+// was being done. The communicator stays usable.
+class OutOfMemory : public Error {
+ public:
+  using Error::Error;
+};
+
+// A step of a running call raised (a kernel or an injected fault); the message names the step,
+// the device it writes, the worker thread and the original error. The call's outputs (and the
+// inputs of in-place tensors) are unspecified afterwards; the communicator stays usable.
+class ExecutionError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A call did not finish within CommunicatorOptions::timeout; the message names the steps still
+// in progress, their devices and workers, and how long the call waited.
+class TimeoutError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace meshreduce

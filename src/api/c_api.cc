@@ -2,16 +2,13 @@
 #include "meshreduce/c_api.h"
 
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
+#include "api/c_comm.h"
 #include "meshreduce/communicator.h"
 #include "meshreduce/error.h"
-
-struct meshreduce_comm {
-  meshreduce::Communicator communicator;
-  std::string last_error;
-};
 
 namespace {
 
@@ -43,6 +40,18 @@ meshreduce_status guarded(Body&& body, std::string& message) {
   } catch (const meshreduce::ScheduleError& e) {
     message = e.what();
     return MESHREDUCE_SCHEDULE_ERROR;
+  } catch (const meshreduce::OutOfMemory& e) {
+    message = e.what();
+    return MESHREDUCE_OUT_OF_MEMORY;
+  } catch (const std::bad_alloc&) {  // raised here, in this file's own conversions
+    message = "out of memory while converting the call's arguments";
+    return MESHREDUCE_OUT_OF_MEMORY;
+  } catch (const meshreduce::ExecutionError& e) {
+    message = e.what();
+    return MESHREDUCE_EXECUTION_ERROR;
+  } catch (const meshreduce::TimeoutError& e) {
+    message = e.what();
+    return MESHREDUCE_TIMEOUT;
   } catch (const std::exception& e) {
     message = e.what();
     return MESHREDUCE_INTERNAL_ERROR;
@@ -155,6 +164,9 @@ const char* meshreduce_status_name(meshreduce_status status) {
     case MESHREDUCE_TOPOLOGY_ERROR: return "topology error";
     case MESHREDUCE_SCHEDULE_ERROR: return "schedule error";
     case MESHREDUCE_INTERNAL_ERROR: return "internal error";
+    case MESHREDUCE_OUT_OF_MEMORY: return "out of memory";
+    case MESHREDUCE_EXECUTION_ERROR: return "execution error";
+    case MESHREDUCE_TIMEOUT: return "timeout";
   }
   return "unknown status";
 }

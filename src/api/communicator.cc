@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <new>
+#include <unordered_map>
 #include <utility>
 
 #include "algorithms/hierarchical.h"
+#include "api/communicator_testing.h"
 #include "api/validate.h"
 #include "exec/threads/executor.h"
 #include "meshreduce/error.h"
@@ -35,17 +38,33 @@ struct CachedPlan {
   std::unique_ptr<detail::ThreadExecution> execution;
 };
 
-// The innermost grouping level of the topology, restricted to the participants, as positions.
+// The innermost grouping level of the topology, restricted to the participants, as positions
+// (in participant order within each group).
 std::vector<std::vector<int>> groups_from_topology(const Topology& topology, const std::vector<int>& devices) {
   if (topology.levels.empty()) return {};
+  std::unordered_map<int, int> group_of;  // topology device id -> group
+  const auto& level = topology.levels.front().groups;
+  for (std::size_t g = 0; g < level.size(); ++g)
+    for (int id : level[g]) group_of.emplace(id, static_cast<int>(g));
+  std::vector<std::vector<int>> by_group(level.size());
+  for (std::size_t p = 0; p < devices.size(); ++p)
+    if (const auto found = group_of.find(devices[p]); found != group_of.end())
+      by_group[static_cast<std::size_t>(found->second)].push_back(static_cast<int>(p));
   std::vector<std::vector<int>> groups;
-  for (const auto& group : topology.levels.front().groups) {
-    std::vector<int> positions;
-    for (std::size_t p = 0; p < devices.size(); ++p)
-      if (std::find(group.begin(), group.end(), devices[p]) != group.end()) positions.push_back(static_cast<int>(p));
+  for (auto& positions : by_group)
     if (!positions.empty()) groups.push_back(std::move(positions));
-  }
   return groups;
+}
+
+// Memory running out anywhere in a call becomes the library's typed error, so that callers (and
+// the C API) can tell it from a bug.
+template <typename Body>
+decltype(auto) out_of_memory_is_typed(const char* doing, Body&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory(std::string("out of memory while ") + doing);
+  }
 }
 
 }  // namespace
@@ -59,23 +78,29 @@ struct Communicator::Impl {
   std::optional<ThreadCosts> thread_costs;  // set: "auto" predicts threads, not the topology
   std::mutex call_mutex;  // one call at a time: plans own the dependency counters
   std::map<PlanKey, CachedPlan> plans;
+  std::shared_ptr<const detail::ExecutionHooks> hooks;  // tests only (communicator_testing.h)
 
   explicit Impl(CommunicatorOptions opts) : options(std::move(opts)), pool(options.threads, options.pin_threads) {
+    // At most a year: deadlines are computed as now + 2 x timeout and must not overflow.
+    constexpr std::chrono::nanoseconds kLongestTimeout = std::chrono::hours(24 * 365);
+    if (options.timeout <= std::chrono::nanoseconds::zero() || options.timeout > kLongestTimeout)
+      throw InvalidArgument("timeout must be positive and at most a year (" + std::to_string(kLongestTimeout.count()) +
+                            " ns), got " + std::to_string(options.timeout.count()) + " ns");
     if (options.thread_costs) thread_costs = *options.thread_costs;
     if (options.topology) {
       topology = *options.topology;
+      topology.validate();
+      std::vector<int> known;
+      for (const Device& device : topology.devices) known.push_back(device.id);
+      if (options.devices.empty()) options.devices = known;
+      detail::validate_devices(options.devices, &known);
     } else {
+      // Ids are labels: nothing is sized or indexed by them (a flat topology sized by the
+      // largest id once made {0, 100000} cost gigabytes).
       if (!thread_costs) thread_costs = default_thread_costs(pool.size());
       if (options.devices.empty()) throw InvalidArgument("communicator needs a topology or a device list");
-      const int largest = *std::max_element(options.devices.begin(), options.devices.end());
-      if (largest < 0) throw InvalidArgument("device ids must be >= 0, got " + std::to_string(largest));
-      topology = flat_topology(largest + 1);
+      detail::validate_devices(options.devices, nullptr);
     }
-    topology.validate();
-    std::vector<int> known;
-    for (const Device& device : topology.devices) known.push_back(device.id);
-    if (options.devices.empty()) options.devices = known;
-    detail::validate_devices(options.devices, known);
     const int size = static_cast<int>(options.devices.size());
     groups = options.groups.empty() ? groups_from_topology(topology, options.devices) : options.groups;
     AlgorithmRequest whole;
@@ -101,8 +126,10 @@ struct Communicator::Impl {
     AlgorithmRequest request;
     request.num_devices = static_cast<int>(options.devices.size());
     request.groups = groups;
-    request.topology = &topology;
-    request.topology_devices = options.devices;
+    if (options.topology) {
+      request.topology = &topology;
+      request.topology_devices = options.devices;
+    }
     request.count = bucket.count;
     request.dtype = bucket.dtype;
     request.op = op;
@@ -151,14 +178,20 @@ struct Communicator::Impl {
 
   void run(std::span<const std::vector<ConstTensorView>> inputs, std::span<const std::vector<TensorView>> outputs,
            ReduceOp op) {
-    const auto layout = detail::validate_call(inputs, outputs, static_cast<int>(options.devices.size()));
+    const auto layout = out_of_memory_is_typed("checking the call's arguments", [&] {
+      return detail::validate_call(inputs, outputs, static_cast<int>(options.devices.size()));
+    });
     std::lock_guard lock(call_mutex);
-    CachedPlan& cached = plan_for(layout, op);
-    cached.execution->run(pool, {inputs, outputs});
+    CachedPlan& cached = out_of_memory_is_typed("planning the call", [&]() -> CachedPlan& { return plan_for(layout, op); });
+    out_of_memory_is_typed("running the call", [&] {
+      cached.execution->run(pool, {inputs, outputs}, {options.timeout, hooks.get()});
+    });
   }
 };
 
-Communicator::Communicator(CommunicatorOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Communicator::Communicator(CommunicatorOptions options)
+    : impl_(out_of_memory_is_typed("creating the communicator",
+                                   [&] { return std::make_unique<Impl>(std::move(options)); })) {}
 Communicator::~Communicator() = default;
 Communicator::Communicator(Communicator&&) noexcept = default;
 Communicator& Communicator::operator=(Communicator&&) noexcept = default;
@@ -181,8 +214,17 @@ void Communicator::allreduce(std::span<const std::vector<ConstTensorView>> input
 
 const Plan& Communicator::plan(std::span<const TensorSpec> layout, ReduceOp op) {
   std::lock_guard lock(impl_->call_mutex);
-  return impl_->plan_for(layout, op).plan;
+  return out_of_memory_is_typed("planning", [&]() -> const Plan& { return impl_->plan_for(layout, op).plan; });
 }
+
+namespace detail {
+
+void CommunicatorTesting::set_hooks(Communicator& communicator, std::shared_ptr<const ExecutionHooks> hooks) {
+  std::lock_guard lock(communicator.impl_->call_mutex);
+  communicator.impl_->hooks = std::move(hooks);
+}
+
+}  // namespace detail
 
 std::vector<std::vector<int>> halves(int num_devices) {
   if (num_devices < 1) return {};

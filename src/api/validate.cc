@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "meshreduce/error.h"
 
@@ -106,16 +107,25 @@ std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorVie
   return layout;
 }
 
-void validate_devices(std::span<const int> devices, std::span<const int> known_ids) {
-  for (std::size_t i = 0; i < devices.size(); ++i) {
-    if (std::find(known_ids.begin(), known_ids.end(), devices[i]) == known_ids.end())
+void validate_devices(std::span<const int> devices, const std::vector<int>* known_ids) {
+  // Sorting (id, position) pairs finds duplicates in O(K log K) memory O(K): ids are labels, so
+  // nothing may be sized or indexed by their values.
+  std::vector<std::pair<int, std::size_t>> sorted;
+  sorted.reserve(devices.size());
+  for (std::size_t i = 0; i < devices.size(); ++i) sorted.emplace_back(devices[i], i);
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 1; i < sorted.size(); ++i)
+    if (sorted[i].first == sorted[i - 1].first)
+      throw InvalidArgument("device " + std::to_string(sorted[i].first) +
+                            " appears twice in the device list, at positions " + std::to_string(sorted[i - 1].second) +
+                            " and " + std::to_string(sorted[i].second));
+  if (known_ids == nullptr) return;
+  std::vector<int> known(known_ids->begin(), known_ids->end());
+  std::sort(known.begin(), known.end());
+  for (std::size_t i = 0; i < devices.size(); ++i)
+    if (!std::binary_search(known.begin(), known.end(), devices[i]))
       throw InvalidArgument("device list position " + std::to_string(i) + " names device " +
                             std::to_string(devices[i]) + ", which the topology does not have");
-    for (std::size_t j = 0; j < i; ++j)
-      if (devices[j] == devices[i])
-        throw InvalidArgument("device " + std::to_string(devices[i]) + " appears twice in the device list, at positions " +
-                              std::to_string(j) + " and " + std::to_string(i));
-  }
 }
 
 }  // namespace meshreduce::detail

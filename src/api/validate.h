@@ -15,7 +15,8 @@ namespace meshreduce::detail {
 std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorView>> inputs,
                                       std::span<const std::vector<TensorView>> outputs, int num_devices);
 
-// A device list of distinct ids, each present in the topology's id range check `known`.
-void validate_devices(std::span<const int> devices, std::span<const int> known_ids);
+// A device list of distinct ids (any int: ids are labels) and, when `known_ids` is given, each
+// one of them. O(K log K) time, O(K) memory.
+void validate_devices(std::span<const int> devices, const std::vector<int>* known_ids);
 
 }  // namespace meshreduce::detail

@@ -6,13 +6,22 @@
 // The queue holds every piece index at most once per call, so it is a fixed array: producers
 // (serialized by produce_) append and publish the tail; consumers claim from the head. An idle
 // worker spins briefly (the next step is usually microseconds away) before parking.
+//
+// Failures: a piece that raises records the first error and cancels the call; every worker
+// checks the cancel flag before it claims a piece, so all leave within one piece, and the
+// caller rethrows the error typed. Parked workers wait with the call's deadline; the first to
+// pass it reports the pieces still in flight (each worker publishes the piece it runs in its
+// own cache line) and cancels the call the same way.
 #include "exec/threads/executor.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <new>
 #include <thread>
 
 #include "exec/threads/kernels.h"
 #include "exec/threads/spin.h"
+#include "meshreduce/error.h"
 
 namespace meshreduce::detail {
 namespace {
@@ -27,7 +36,8 @@ ThreadExecution::ThreadExecution(const Program& program, int threads, std::int64
       inline_bytes_(inline_bytes),
       deps_left_(new std::atomic<int>[program.steps.size()]),
       pieces_left_(new std::atomic<int>[program.steps.size()]),
-      queue_(program.pieces.size()) {
+      queue_(program.pieces.size()),
+      in_flight_(new InFlight[static_cast<std::size_t>(std::max(threads, 1))]) {
   for (const ScratchSpec& spec : program.scratch) {
     const auto bytes = static_cast<std::size_t>(spec.count) * dtype_size(spec.dtype);
     scratch_.push_back(std::make_unique<std::byte[]>(bytes));  // value-initialized: pages touched now
@@ -95,6 +105,7 @@ void ThreadExecution::finish_piece(std::size_t piece) {
 bool ThreadExecution::take(std::size_t& piece) {
   const std::size_t total = program_.steps.size();
   for (int spins = 0;; ++spins) {
+    if (cancelled_.load(std::memory_order_acquire)) return false;
     std::size_t head = head_.load(std::memory_order_acquire);
     if (head < tail_.load(std::memory_order_acquire)) {
       if (head_.compare_exchange_weak(head, head + 1, std::memory_order_acq_rel)) {
@@ -110,16 +121,78 @@ bool ThreadExecution::take(std::size_t& piece) {
     }
     std::unique_lock lock(park_);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    wake_.wait(lock, [&] {
+    const bool woken = wake_.wait_until(lock, deadline_, [&] {
       return head_.load(std::memory_order_seq_cst) < tail_.load(std::memory_order_seq_cst) ||
-             steps_done_.load(std::memory_order_seq_cst) == total;
+             steps_done_.load(std::memory_order_seq_cst) == total || cancelled_.load(std::memory_order_seq_cst);
     });
     sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+    if (!woken) {
+      lock.unlock();
+      fail(std::make_exception_ptr(TimeoutError(timeout_report())));
+      return false;
+    }
     spins = 0;
   }
 }
 
+void ThreadExecution::fail(std::exception_ptr error) {
+  {
+    std::lock_guard lock(failure_mutex_);
+    if (!failure_) failure_ = std::move(error);
+  }
+  cancelled_.store(true, std::memory_order_seq_cst);
+  { std::lock_guard lock(park_); }
+  wake_.notify_all();
+}
+
+std::string ThreadExecution::describe_piece(std::size_t piece_index) const {
+  const Piece& piece = program_.pieces[piece_index];
+  const PhysicalRef& written = program_.refs[static_cast<std::size_t>(piece.first_ref + piece.sources)];
+  const char* buffer = written.kind == BufferKind::input ? "input" : written.kind == BufferKind::output ? "output" : "scratch";
+  return "step " + std::to_string(piece.step) + " (piece " + std::to_string(piece_index) + ": " +
+         std::to_string(piece.sources) + " source(s) into device " + std::to_string(written.device) + " " + buffer +
+         " " + std::to_string(written.index) + " at element " + std::to_string(written.offset) + ", " +
+         std::to_string(piece.count) + " elements)";
+}
+
+std::string ThreadExecution::timeout_report() const {
+  const auto waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  std::string report = "allreduce did not finish within its timeout of " +
+                       std::to_string(std::chrono::duration<double>(timeout_).count()) + " s (waited " +
+                       std::to_string(waited) + " s): " + std::to_string(steps_done_.load()) + " of " +
+                       std::to_string(program_.steps.size()) + " steps done";
+  std::string running;
+  for (std::size_t w = 0; w < sources_.size(); ++w) {
+    const std::int64_t piece = in_flight_[w].piece.load(std::memory_order_acquire);
+    if (piece < 0) continue;
+    running += (running.empty() ? "" : "; ") + describe_piece(static_cast<std::size_t>(piece)) + " on " +
+               (w == 0 ? std::string("the calling thread") : "worker " + std::to_string(w));
+  }
+  return report + (running.empty() ? "; no piece in progress" : "; not finished: " + running);
+}
+
+void ThreadExecution::run_hook(int index, std::size_t piece_index) {
+  const Piece& piece = program_.pieces[piece_index];
+  PieceEvent event;
+  event.worker = index;
+  event.step = piece.step;
+  event.piece = piece_index;
+  event.device = program_.refs[static_cast<std::size_t>(piece.first_ref + piece.sources)].device;
+  event.call = calls_;
+  event.cancelled = &cancelled_;
+  event.deadline = deadline_;
+  hooks_->before_piece(event);
+  // A hook that blocked past the deadline is a stalled piece: on the calling thread nobody else
+  // can notice it, so the piece reports itself.
+  if (!cancelled_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() >= deadline_)
+    fail(std::make_exception_ptr(TimeoutError(timeout_report())));
+}
+
 void ThreadExecution::run_piece(int index, std::size_t piece_index, const CallBuffers& buffers) {
+  if (hooks_ != nullptr && hooks_->before_piece) [[unlikely]] {
+    run_hook(index, piece_index);
+    if (cancelled_.load(std::memory_order_acquire)) return;
+  }
   const Piece& piece = program_.pieces[piece_index];
   const std::size_t element = dtype_size(piece.dtype);
   auto& srcs = sources_[static_cast<std::size_t>(index)];
@@ -134,15 +207,40 @@ void ThreadExecution::run_piece(int index, std::size_t piece_index, const CallBu
 }
 
 void ThreadExecution::worker(int index, const CallBuffers& buffers) {
+  std::atomic<std::int64_t>& in_flight = in_flight_[static_cast<std::size_t>(index)].piece;
   std::size_t piece = 0;
   while (take(piece)) {
-    run_piece(index, piece, buffers);
+    in_flight.store(static_cast<std::int64_t>(piece), std::memory_order_release);
+    try {
+      run_piece(index, piece, buffers);
+    } catch (const std::bad_alloc&) {
+      fail(std::make_exception_ptr(OutOfMemory("out of memory in " + describe_piece(piece) + " on " +
+                                               (index == 0 ? std::string("the calling thread")
+                                                           : "worker " + std::to_string(index)))));
+    } catch (const std::exception& e) {
+      fail(std::make_exception_ptr(ExecutionError(describe_piece(piece) + " failed on " +
+                                                  (index == 0 ? std::string("the calling thread")
+                                                              : "worker " + std::to_string(index)) +
+                                                  ": " + e.what())));
+    } catch (...) {
+      fail(std::make_exception_ptr(ExecutionError(describe_piece(piece) + " failed on worker " +
+                                                  std::to_string(index) + " with an unknown exception")));
+    }
+    in_flight.store(-1, std::memory_order_release);
+    if (cancelled_.load(std::memory_order_acquire)) return;
     finish_piece(piece);
   }
 }
 
-void ThreadExecution::run(ThreadPool& pool, const CallBuffers& buffers) {
+void ThreadExecution::run(ThreadPool& pool, const CallBuffers& buffers, const ExecutionControl& control) {
   if (program_.steps.empty()) return;
+  ++calls_;
+  hooks_ = control.hooks;
+  timeout_ = control.timeout;
+  started_ = std::chrono::steady_clock::now();
+  deadline_ = started_ + control.timeout;
+  cancelled_.store(false);
+  failure_ = nullptr;
   head_.store(0);
   tail_.store(0);
   steps_done_.store(0);
@@ -158,13 +256,17 @@ void ThreadExecution::run(ThreadPool& pool, const CallBuffers& buffers) {
   const int threads = std::min<int>(pool.size(), static_cast<int>(sources_.size()));
   if (bytes_moved_ < inline_bytes_ || threads == 1) {
     worker(0, buffers);
-    return;
+  } else {
+    // The caller's worker returns only when every step is done (or the call failed), so
+    // workers that wake late may stay out (ThreadPool::help). Once the call is cancelled every
+    // worker leaves within one piece: a further timeout for that is generous.
+    pool.help(
+        [&](int index) {
+          if (index < threads) worker(index, buffers);
+        },
+        deadline_ + control.timeout);
   }
-  // The caller's worker returns only when every step is done, so workers that wake late may
-  // stay out (ThreadPool::help).
-  pool.help([&](int index) {
-    if (index < threads) worker(index, buffers);
-  });
+  if (failure_) std::rethrow_exception(failure_);
 }
 
 }  // namespace meshreduce::detail

@@ -2,13 +2,18 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "exec/threads/faults.h"
 #include "exec/threads/thread_pool.h"
 #include "meshreduce/tensor.h"
 #include "plan/program.h"
@@ -21,6 +26,12 @@ struct CallBuffers {
   std::span<const std::vector<TensorView>> outputs;
 };
 
+// How long a call may take, and the test seam (faults.h; null in production).
+struct ExecutionControl {
+  std::chrono::nanoseconds timeout = kDefaultTimeout;
+  const ExecutionHooks* hooks = nullptr;
+};
+
 // Everything a Program needs between calls, sized once so that a call allocates nothing: its
 // scratch memory (allocated and touched once, so calls never pay page faults), dependency
 // counters, the ready queue and each worker's pointer lists.
@@ -30,7 +41,13 @@ class ThreadExecution {
   ThreadExecution(const Program& program, int threads, std::int64_t inline_bytes = kInlineBytes);
   // Runs the program, honouring every dependency. One call at a time. Small programs run on
   // the calling thread alone: waking workers would cost more than the work.
-  void run(ThreadPool& pool, const CallBuffers& buffers);
+  // A piece that raises ends the call with ExecutionError (OutOfMemory for std::bad_alloc); a
+  // call still unfinished after control.timeout ends with TimeoutError naming the pieces in
+  // progress. Either way every worker has left the call when run() throws, and the next call
+  // starts afresh. A worker that stays inside one piece for a whole further timeout after the
+  // call was cancelled would still write the caller's buffers: the process aborts then
+  // (ThreadPool::help), since returning would be unsafe.
+  void run(ThreadPool& pool, const CallBuffers& buffers, const ExecutionControl& control = {});
 
   // The default inline limit: one thread moves 256 KiB
   // in about 8 us here (30 GB/s), as long as waking a worker costs at best (about 4 us,
@@ -40,12 +57,22 @@ class ThreadExecution {
 
  private:
   void worker(int index, const CallBuffers& buffers);
-  bool take(std::size_t& piece);  // false when every step is done
+  bool take(std::size_t& piece);  // false when every step is done or the call failed
   void run_piece(int index, std::size_t piece, const CallBuffers& buffers);
   void finish_piece(std::size_t piece);
   // Queue the pieces of newly ready steps; steps without pieces complete at once. Holds produce_.
   void release(int step);
   std::byte* address(const CallBuffers& buffers, const PhysicalRef& ref, std::size_t element) const;
+  // The first failure of a call wins; it cancels the call and wakes every parked worker.
+  void fail(std::exception_ptr error);
+  void run_hook(int index, std::size_t piece);
+  std::string describe_piece(std::size_t piece) const;
+  std::string timeout_report() const;
+
+  // One per worker, on its own cache line: the piece it is running (-1: none), for reports.
+  struct alignas(64) InFlight {
+    std::atomic<std::int64_t> piece{-1};
+  };
 
   const Program& program_;
   std::int64_t inline_bytes_;
@@ -64,6 +91,15 @@ class ThreadExecution {
   std::mutex produce_;
   std::mutex park_;
   std::condition_variable wake_;
+  std::unique_ptr<InFlight[]> in_flight_;
+  std::atomic<bool> cancelled_{false};
+  std::mutex failure_mutex_;
+  std::exception_ptr failure_;  // under failure_mutex_
+  const ExecutionHooks* hooks_ = nullptr;  // for the current call
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::nanoseconds timeout_{};
+  std::uint64_t calls_ = 0;
 };
 
 }  // namespace meshreduce::detail

@@ -1,6 +1,9 @@
 #include "exec/threads/thread_pool.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "exec/threads/spin.h"
 
@@ -27,11 +30,16 @@ ThreadPool::~ThreadPool() {
   for (std::thread& worker : workers_) worker.join();
 }
 
-void ThreadPool::run(const std::function<void(int)>& job) { dispatch(job, true); }
+void ThreadPool::run(const std::function<void(int)>& job, std::chrono::nanoseconds timeout) {
+  dispatch(job, true, std::chrono::steady_clock::now() + timeout);
+}
 
-void ThreadPool::help(const std::function<void(int)>& job) { dispatch(job, false); }
+void ThreadPool::help(const std::function<void(int)>& job, std::chrono::steady_clock::time_point deadline) {
+  dispatch(job, false, deadline);
+}
 
-void ThreadPool::dispatch(const std::function<void(int)>& job, bool everyone) {
+void ThreadPool::dispatch(const std::function<void(int)>& job, bool everyone,
+                          std::chrono::steady_clock::time_point deadline) {
   {
     std::lock_guard lock(mutex_);
     job_ = &job;
@@ -41,11 +49,21 @@ void ThreadPool::dispatch(const std::function<void(int)>& job, bool everyone) {
   wake_.notify_all();
   job(0);
   std::unique_lock lock(mutex_);
+  bool finished = false;
   if (everyone) {
-    done_.wait(lock, [this] { return pending_ == 0 && inside_ == 0; });
+    finished = done_.wait_until(lock, deadline, [this] { return pending_ == 0 && inside_ == 0; });
   } else {
     job_ = nullptr;  // workers that wake from now on skip this job
-    done_.wait(lock, [this] { return inside_ == 0; });
+    finished = done_.wait_until(lock, deadline, [this] { return inside_ == 0; });
+  }
+  if (!finished) {
+    // See help(): no safe way back to the caller remains.
+    const std::string report = "meshreduce: fatal: " + std::to_string(inside_) + " of " +
+                               std::to_string(workers_.size()) +
+                               " worker threads are still inside a job past its deadline; they may still write the "
+                               "caller's buffers, so the process stops here\n";
+    std::fputs(report.c_str(), stderr);
+    std::abort();
   }
   job_ = nullptr;
 }
@@ -61,6 +79,8 @@ void ThreadPool::work(int index) {
     const std::function<void(int)>* job = nullptr;
     {
       std::unique_lock lock(mutex_);
+      // The one wait without a deadline: an idle worker waits for work or shutdown, not for a
+      // result; every wait for a result (dispatch, the executor's) has one.
       wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
       if (stopping_) return;
       seen = generation_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -13,6 +14,9 @@
 #include "exec/threads/pinning.h"
 
 namespace meshreduce::detail {
+
+// How long a call may wait for its workers unless told otherwise (CommunicatorOptions::timeout).
+inline constexpr std::chrono::nanoseconds kDefaultTimeout = std::chrono::minutes(5);
 
 class ThreadPool {
  public:
@@ -26,16 +30,24 @@ class ThreadPool {
 
   int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
   // Runs job(i) for i in 0..size()-1, i = 0 on the calling thread; returns when all returned.
-  void run(const std::function<void(int)>& job);
+  // Jobs must not throw.
+  void run(const std::function<void(int)>& job, std::chrono::nanoseconds timeout = kDefaultTimeout);
   // Work sharing: job(0) on the calling thread, and job(i) on each worker i that wakes before
   // job(0) returns; returns when job(0) and every job(i) that started have returned. For jobs
   // whose caller part alone finishes all the work (the executor's): a worker whose core another
   // process holds then costs nothing instead of a wake-up the call must wait for.
-  void help(const std::function<void(int)>& job);
+  //
+  // The wait for the workers ends at `deadline`. A worker still inside the job then may still
+  // write memory the caller is about to free or reuse, and the job's own state lives on the
+  // caller's stack, so returning or throwing would be unsafe: the pool reports which workers
+  // are still inside and aborts the process. Jobs that can stall bound themselves first (the
+  // executor cancels its call at its own timeout and passes a deadline one timeout later).
+  void help(const std::function<void(int)>& job,
+            std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + kDefaultTimeout);
 
  private:
   void work(int index);
-  void dispatch(const std::function<void(int)>& job, bool everyone);
+  void dispatch(const std::function<void(int)>& job, bool everyone, std::chrono::steady_clock::time_point deadline);
 
   std::unique_ptr<CorePinning> pinning_;  // only when pinning: detection takes milliseconds
   std::vector<std::thread> workers_;

@@ -1,5 +1,5 @@
 // dgx1-hierarchical against an independent, plainly written implementation of tensorpack's
-// allreduce_grads_hierarchical arithmetic (../shared/DESIGN.md, "The seed algorithm"), on random
+// allreduce_grads_hierarchical arithmetic (README, "the seed algorithm"), on random
 // inputs of varied magnitudes, so that a different order of additions would change the bits.
 #include <gtest/gtest.h>
 

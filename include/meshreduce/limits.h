@@ -4,9 +4,9 @@
 // of them can overflow std::int64_t (docs/limits.md explains each bound).
 //
 // Why these values:
-//  - kMaxDevices: a topology stores one route per ordered device pair (K^2 routes) and the direct
-//    algorithm has K^2 steps; at K = 2048 the largest presets build and plan in a few seconds and
-//    a few hundred MB. Larger K would not stay interactive.
+//  - kMaxDevices: a topology stores one route per ordered device pair (K^2 routes), ring and
+//    direct schedules have K^2 steps and multiring's more: at K = 256 every preset builds and
+//    every algorithm plans in a few seconds; at K = 1024 multiring takes minutes and gigabytes.
 //  - kMaxTensorElements, kMaxTotalBytes: 2^48 bytes (256 TiB) per device is far beyond any
 //    machine's memory, yet K * bytes * 2 (inputs and outputs of every device) stays below 2^61,
 //    so the arithmetic of a call cannot overflow. Whether the memory exists is checked separately
@@ -23,7 +23,7 @@
 namespace meshreduce::limits {
 
 // Devices of one topology or communicator.
-inline constexpr std::int64_t kMaxDevices = 2048;
+inline constexpr std::int64_t kMaxDevices = 256;
 // Ids of devices and nodes in a topology file (ids need not be dense, but they are ints).
 inline constexpr std::int64_t kMaxId = std::numeric_limits<int>::max();
 // Elements of one tensor, and bytes of all tensors of one call, per device.

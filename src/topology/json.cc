@@ -27,7 +27,7 @@ constexpr int kVersion = 1;
 // machine the presets describe at limits::kMaxDevices devices, small enough that computing the
 // routes stays interactive.
 constexpr std::int64_t kMaxNodes = 16 * limits::kMaxDevices;
-constexpr std::int64_t kMaxLinks = std::int64_t{1} << 22;
+constexpr std::int64_t kMaxLinks = std::int64_t{1} << 18;
 constexpr std::int64_t kMaxLevels = 64;
 constexpr std::int64_t kMaxLinkCount = 1 << 16;
 constexpr std::int64_t kMaxThreads = 1 << 16;

@@ -18,9 +18,11 @@
 namespace meshreduce::cli {
 namespace {
 
-// The sweep proves every algorithm at every K up to this, with 4 group shapes, each count and two
-// ops: its cost grows faster than K^2 (docs/limits.md), and at this K it takes a few seconds.
-constexpr int kMaxVerifyDevices = 64;
+// The sweep proves every algorithm at every K from --min-devices to --max-devices, with 4 group
+// shapes, each count and two ops. Multiring's schedules grow as K^3 steps, so the sweep 1..K
+// costs about K^4: 1..20 takes about 5 s, 1..24 about 11 s (docs/limits.md).
+constexpr int kMaxVerifyDevices = 20;
+constexpr std::size_t kMaxVerifyCounts = 8;
 
 struct VerifyCommandOptions {
   std::string algorithm = "all";
@@ -110,6 +112,9 @@ void check_options(VerifyCommandOptions& options) {
   for (const std::string& text : options.count_texts)
     options.counts.push_back(parse_count(text, "--counts", 0, limits::kMaxTensorElements));
   if (options.counts.empty()) throw InvalidArgument("--counts: needs at least one count");
+  if (options.counts.size() > kMaxVerifyCounts)
+    throw InvalidArgument("--counts: " + std::to_string(options.counts.size()) + " counts, more than the largest allowed, " +
+                          std::to_string(kMaxVerifyCounts) + " (each multiplies the sweep's time)");
   parse_dtype(options.dtype);
 }
 

@@ -31,14 +31,15 @@ TEST(Limits, CheckedArithmeticNamesTheValuesAndTheLimitWhenItWouldOverflow) {
   expect_contains(thrown_message<InvalidArgument>([] { limits::checked_mul("bytes", std::int64_t{1} << 62, 8, kMax); }),
                   {"4611686018427387904 x 8", std::to_string(kMax)});
   expect_contains(thrown_message<InvalidArgument>([] { limits::checked_mul("bytes", -1, 8, kMax); }), {"-1 x 8"});
+  expect_contains(thrown_message<TopologyError>([] { limits::checked_mul<TopologyError>("nodes", 3, 3, 8); }), {"3 x 3"});
 }
 
 TEST(Limits, DeviceCountOutsideTheRangeNamesTheLimit) {
   limits::check_device_count("flat", 1);
   limits::check_device_count("flat", limits::kMaxDevices);
-  expect_contains(thrown_message<InvalidArgument>([] { limits::check_device_count("flat:K", 100000); }),
+  expect_contains(thrown_message<TopologyError>([] { limits::check_device_count("flat:K", 100000); }),
                   {"flat:K = 100000", "largest allowed, " + std::to_string(limits::kMaxDevices)});
-  expect_contains(thrown_message<InvalidArgument>([] { limits::check_device_count("flat:K", 0); }),
+  expect_contains(thrown_message<TopologyError>([] { limits::check_device_count("flat:K", 0); }),
                   {"flat:K = 0", "smallest allowed, 1"});
 }
 

@@ -38,35 +38,38 @@ inline constexpr int kMaxJsonDepth = 32;
 // Steps of a schedule read from a file.
 inline constexpr std::int64_t kMaxScheduleSteps = std::int64_t{1} << 26;
 
-// Throws InvalidArgument "<what> = <value> is more than the largest allowed, <limit>" (or less
-// than the smallest) when value is outside [lowest, highest].
-inline void check_range(std::string_view what, std::int64_t value, std::int64_t lowest, std::int64_t highest) {
+// Throws Error (InvalidArgument unless told) "<what> = <value> is more than the largest allowed,
+// <limit>" (or less than the smallest) when value is outside [lowest, highest].
+template <typename Error = InvalidArgument>
+void check_range(std::string_view what, std::int64_t value, std::int64_t lowest, std::int64_t highest) {
   if (value < lowest)
-    throw InvalidArgument(std::string(what) + " = " + std::to_string(value) + " is less than the smallest allowed, " +
+    throw Error(std::string(what) + " = " + std::to_string(value) + " is less than the smallest allowed, " +
                           std::to_string(lowest));
   if (value > highest)
-    throw InvalidArgument(std::string(what) + " = " + std::to_string(value) + " is more than the largest allowed, " +
+    throw Error(std::string(what) + " = " + std::to_string(value) + " is more than the largest allowed, " +
                           std::to_string(highest));
 }
 
-// The device count of a topology or job: 1..kMaxDevices (docs/limits.md). Presets call it before
-// they build anything.
+// The device count of a topology: 1..kMaxDevices (docs/limits.md), else TopologyError. Presets
+// call it before they build anything.
 inline void check_device_count(std::string_view what, std::int64_t devices) {
-  check_range(what, devices, 1, kMaxDevices);
+  check_range<TopologyError>(what, devices, 1, kMaxDevices);
 }
 
-// a + b and a * b for non-negative a and b, or InvalidArgument naming `what` when the result
-// would exceed `limit`.
-inline std::int64_t checked_add(std::string_view what, std::int64_t a, std::int64_t b, std::int64_t limit) {
+// a + b and a * b for non-negative a and b, or Error (InvalidArgument unless told) naming `what`
+// when the result would exceed `limit`.
+template <typename Error = InvalidArgument>
+std::int64_t checked_add(std::string_view what, std::int64_t a, std::int64_t b, std::int64_t limit) {
   if (a < 0 || b < 0 || a > limit || b > limit - a)
-    throw InvalidArgument(std::string(what) + ": " + std::to_string(a) + " + " + std::to_string(b) +
+    throw Error(std::string(what) + ": " + std::to_string(a) + " + " + std::to_string(b) +
                           " is more than the largest allowed, " + std::to_string(limit));
   return a + b;
 }
 
-inline std::int64_t checked_mul(std::string_view what, std::int64_t a, std::int64_t b, std::int64_t limit) {
+template <typename Error = InvalidArgument>
+std::int64_t checked_mul(std::string_view what, std::int64_t a, std::int64_t b, std::int64_t limit) {
   if (a < 0 || b < 0 || (a != 0 && b > limit / a))
-    throw InvalidArgument(std::string(what) + ": " + std::to_string(a) + " x " + std::to_string(b) +
+    throw Error(std::string(what) + ": " + std::to_string(a) + " x " + std::to_string(b) +
                           " is more than the largest allowed, " + std::to_string(limit));
   return a * b;
 }

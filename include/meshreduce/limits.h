@@ -5,8 +5,9 @@
 //
 // Why these values:
 //  - kMaxDevices: a topology stores one route per ordered device pair (K^2 routes), ring and
-//    direct schedules have K^2 steps and multiring's more: at K = 256 every preset builds and
-//    every algorithm plans in a few seconds; at K = 1024 multiring takes minutes and gigabytes.
+//    direct schedules have K^2 steps, multiring's grow faster, and "auto" simulates every
+//    algorithm (about K^3): at K = 128 every preset builds and every algorithm, "auto" included,
+//    plans in a few seconds; at K = 256 "auto" takes over a minute (docs/limits.md).
 //  - kMaxTensorElements, kMaxTotalBytes: 2^48 bytes (256 TiB) per device is far beyond any
 //    machine's memory, yet K * bytes * 2 (inputs and outputs of every device) stays below 2^61,
 //    so the arithmetic of a call cannot overflow. Whether the memory exists is checked separately
@@ -23,7 +24,7 @@
 namespace meshreduce::limits {
 
 // Devices of one topology or communicator.
-inline constexpr std::int64_t kMaxDevices = 256;
+inline constexpr std::int64_t kMaxDevices = 128;
 // Ids of devices and nodes in a topology file (ids need not be dense, but they are ints).
 inline constexpr std::int64_t kMaxId = std::numeric_limits<int>::max();
 // Elements of one tensor, and bytes of all tensors of one call, per device.

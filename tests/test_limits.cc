@@ -52,6 +52,7 @@ TEST(Limits, TheBoundsLeaveRoomForEveryProductOfACall) {
 TEST(Excerpt, EscapesControlBytesAndCutsLongText) {
   EXPECT_EQ(detail::excerpt("plain"), "plain");
   EXPECT_EQ(detail::excerpt(std::string("a\x01\n\t\xff", 5)), "a\\x01\\n\\t\\xff");
+  EXPECT_EQ(detail::excerpt(detail::excerpt("a\x01\\b")), "a\\x01\\b");  // escaping twice changes nothing
   const std::string cut = detail::excerpt(std::string(100000, 'x'), 10);
   EXPECT_EQ(cut, "xxxxxxxxxx... (100000 bytes)");
 }

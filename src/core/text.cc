@@ -12,7 +12,6 @@ std::string excerpt(std::string_view text, std::size_t max_bytes) {
     if (byte == '\n') out += "\\n";
     else if (byte == '\t') out += "\\t";
     else if (byte == '\r') out += "\\r";
-    else if (byte == '\\') out += "\\\\";
     else if (byte < 0x20 || byte >= 0x7f) {
       char escaped[8];
       std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);

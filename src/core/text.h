@@ -8,7 +8,8 @@
 
 namespace meshreduce::detail {
 
-// `text` with bytes outside printable ASCII written as \n, \t, \r or \xNN, cut after `max_bytes`
+// `text` with bytes outside printable ASCII written as \n, \t, \r or \xNN (a backslash stays as
+// it is, so that escaping twice changes nothing), cut after `max_bytes`
 // input bytes with "... (N bytes)" appended.
 std::string excerpt(std::string_view text, std::size_t max_bytes = 48);
 

@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 DEBIAN_PACKAGES := cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
                    nlohmann-json3-dev libcli11-dev libhwy-dev libhwloc-dev
 
-.PHONY: all deps build demo test sanitize sanitize-address sanitize-thread soak bench clean
+.PHONY: all deps build demo test sanitize sanitize-address sanitize-thread soak bench clean fuzz fuzz-ci
 
 all: build
 
@@ -54,6 +54,24 @@ soak: build
 bench: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DMESHREDUCE_BUILD_BENCH=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
+
+# libFuzzer harnesses (fuzz/): each parser and the planner, FUZZ_SECONDS each (fuzz-ci: 10 s each).
+FUZZ_SECONDS ?= 60
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+
+fuzz: deps
+	@missing=$$(for p in $(FUZZ_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DMESHREDUCE_BUILD_FUZZERS=ON -DMESHREDUCE_BUILD_TESTS=OFF -DMESHREDUCE_BUILD_TOOLS=OFF
+	cmake --build build-fuzz -j $(JOBS)
+	fuzz/run.sh $(FUZZ_SECONDS) build-fuzz
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=10
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan

@@ -1,39 +1,100 @@
 // The JSON form of a schedule: what `meshreduce plan --json` writes and `meshreduce verify
 // --schedule` reads, so that schedules can be drawn, diffed, or written by hand.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/json_input.h"
+#include "core/text.h"
 #include "meshreduce/error.h"
+#include "meshreduce/limits.h"
 #include "meshreduce/schedule.h"
 
 namespace meshreduce {
 namespace {
 
 using nlohmann::json;
+using detail::describe_json;
+using detail::excerpt;
+
+// Bounds beyond limits.h: a schedule names buffers by index, and one step has as many sources
+// and destinations as devices take part (docs/limits.md).
+constexpr std::int64_t kMaxBuffers = limits::kMaxTensors;
+constexpr std::int64_t kMaxScratch = std::int64_t{1} << 24;
+constexpr std::int64_t kMaxRefs = 2 * limits::kMaxDevices;
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) { throw ScheduleError(where + ": " + what); }
+
+const json& field(const json& object, const char* key, const std::string& where) {
+  if (!object.is_object()) fail(where, "expected an object, got " + describe_json(object));
+  if (!object.contains(key)) fail(where, std::string("missing '") + key + "'");
+  return object.at(key);
+}
+
+// An integer in [lowest, highest]: fractions, strings and numbers out of range are errors, never
+// truncated.
+std::int64_t integer_value(const json& value, const std::string& what, const std::string& where, std::int64_t lowest,
+                           std::int64_t highest) {
+  if (!value.is_number_integer()) fail(where, what + " must be an integer, got " + describe_json(value));
+  if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+    fail(where, what + " = " + describe_json(value) + " is more than the largest allowed, " + std::to_string(highest));
+  const auto number = value.get<std::int64_t>();
+  if (number < lowest)
+    fail(where, what + " = " + std::to_string(number) + " is less than the smallest allowed, " + std::to_string(lowest));
+  if (number > highest)
+    fail(where, what + " = " + std::to_string(number) + " is more than the largest allowed, " + std::to_string(highest));
+  return number;
+}
+
+std::int64_t integer(const json& object, const char* key, const std::string& where, std::int64_t lowest,
+                     std::int64_t highest) {
+  return integer_value(field(object, key, where), std::string("'") + key + "'", where, lowest, highest);
+}
+
+std::string text(const json& object, const char* key, const std::string& where) {
+  const json& value = field(object, key, where);
+  if (!value.is_string()) fail(where, std::string("'") + key + "' must be a string, got " + describe_json(value));
+  return value.get<std::string>();
+}
+
+const json& array(const json& object, const char* key, const std::string& where, std::int64_t most) {
+  const json& value = field(object, key, where);
+  if (!value.is_array()) fail(where, std::string("'") + key + "' must be an array, got " + describe_json(value));
+  if (static_cast<std::int64_t>(value.size()) > most)
+    fail(where, std::string("'") + key + "' has " + std::to_string(value.size()) +
+                    " entries, more than the largest allowed, " + std::to_string(most));
+  return value;
+}
 
 template <typename Enum, typename Name>
 Enum parse_enum(const std::string& text, std::initializer_list<Enum> values, Name name, const std::string& where) {
-  for (Enum value : values)
+  std::string known;
+  for (Enum value : values) {
     if (name(value) == text) return value;
-  throw ScheduleError(where + ": unknown value '" + text + "'");
+    known += " " + std::string(name(value));
+  }
+  fail(where, "unknown value '" + excerpt(text) + "' (known:" + known + ")");
 }
 
 json ref_to_json(const BufferRef& ref) {
   return {{"device", ref.device}, {"kind", buffer_kind_name(ref.kind)}, {"buffer", ref.buffer}, {"offset", ref.offset}};
 }
 
-BufferRef ref_from_json(const json& j, const std::string& where) {
-  return {j.at("device").get<int>(),
-          parse_enum(j.at("kind").get<std::string>(), {BufferKind::input, BufferKind::output, BufferKind::scratch},
-                     buffer_kind_name, where + ".kind"),
-          j.at("buffer").get<int>(), j.at("offset").get<std::int64_t>()};
+BufferRef ref_from_json(const json& j, int devices, const std::string& where) {
+  BufferRef ref;
+  ref.device = static_cast<int>(integer(j, "device", where, 0, devices - 1));
+  ref.kind = parse_enum(text(j, "kind", where), {BufferKind::input, BufferKind::output, BufferKind::scratch},
+                        buffer_kind_name, where + ".kind");
+  ref.buffer = static_cast<int>(integer(j, "buffer", where, 0, std::max(kMaxBuffers, kMaxScratch) - 1));
+  ref.offset = integer(j, "offset", where, 0, limits::kMaxTensorElements);
+  return ref;
 }
 
 DType dtype_from_json(const json& j, const std::string& where) {
   try {
-    return parse_dtype(j.get<std::string>());
+    return parse_dtype(text(j, "dtype", where));
   } catch (const InvalidArgument& e) {
-    throw ScheduleError(where + ": " + e.what());
+    fail(where + ".dtype", excerpt(e.what(), 200));
   }
 }
 
@@ -57,52 +118,64 @@ std::string schedule_to_json(const Schedule& schedule, int indent) {
   return j.dump(indent);
 }
 
-Schedule schedule_from_json(const std::string& text) {
-  json j;
+Schedule schedule_from_json(const std::string& json_text) {
+  const json j = detail::parse_json_input<ScheduleError>(json_text, "schedule JSON");
+  const std::string top = "schedule";
+  Schedule schedule;
+  if (!j.is_object()) fail(top, "expected an object, got " + describe_json(j));
+  schedule.algorithm = j.contains("algorithm") ? text(j, "algorithm", top) : "";
+  schedule.num_devices = static_cast<int>(integer(j, "devices", top, 1, limits::kMaxDevices));
   try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw ScheduleError(std::string("schedule JSON does not parse: ") + e.what());
+    schedule.op = parse_reduce_op(text(j, "op", top));
+  } catch (const InvalidArgument& e) {
+    fail("schedule.op", excerpt(e.what(), 200));
   }
-  std::string where = "schedule";
-  try {
-    Schedule schedule;
-    schedule.algorithm = j.value("algorithm", "");
-    schedule.num_devices = j.at("devices").get<int>();
-    try {
-      schedule.op = parse_reduce_op(j.at("op").get<std::string>());
-    } catch (const InvalidArgument& e) {
-      throw ScheduleError(std::string("schedule.op: ") + e.what());
-    }
-    for (std::size_t b = 0; b < j.at("buffers").size(); ++b) {
-      where = "buffers[" + std::to_string(b) + "]";
-      const json& buffer = j["buffers"][b];
-      schedule.buffers.push_back({buffer.at("count").get<std::int64_t>(), dtype_from_json(buffer.at("dtype"), where)});
-    }
-    for (std::size_t s = 0; s < j.value("scratch", json::array()).size(); ++s) {
-      where = "scratch[" + std::to_string(s) + "]";
-      const json& scratch = j["scratch"][s];
-      schedule.scratch.push_back({scratch.at("device").get<int>(), scratch.at("count").get<std::int64_t>(),
-                                  dtype_from_json(scratch.at("dtype"), where)});
-    }
-    for (std::size_t s = 0; s < j.at("steps").size(); ++s) {
-      where = "steps[" + std::to_string(s) + "]";
-      const json& step = j["steps"][s];
-      Step parsed;
-      parsed.kind = parse_enum(step.at("kind").get<std::string>(), {StepKind::reduce, StepKind::copy, StepKind::scale},
-                               step_kind_name, where + ".kind");
-      parsed.device = step.at("device").get<int>();
-      parsed.count = step.at("count").get<std::int64_t>();
-      for (const json& ref : step.at("srcs")) parsed.srcs.push_back(ref_from_json(ref, where + ".srcs"));
-      for (const json& ref : step.at("dsts")) parsed.dsts.push_back(ref_from_json(ref, where + ".dsts"));
-      parsed.deps = step.value("deps", std::vector<int>{});
-      parsed.average = step.value("average", false);
-      schedule.steps.push_back(std::move(parsed));
-    }
-    return schedule;
-  } catch (const json::exception& e) {
-    throw ScheduleError(where + ": " + e.what());
+  const json& buffers = array(j, "buffers", top, kMaxBuffers);
+  std::int64_t total = 0;
+  for (std::size_t b = 0; b < buffers.size(); ++b) {
+    const std::string where = "buffers[" + std::to_string(b) + "]";
+    const std::int64_t count = integer(buffers[b], "count", where, 0, limits::kMaxTensorElements);
+    total = limits::checked_add(where + ": elements of all buffers", total, count, limits::kMaxTensorElements);
+    schedule.buffers.push_back({count, dtype_from_json(buffers[b], where)});
   }
+  if (j.contains("scratch")) {
+    const json& scratch = array(j, "scratch", top, kMaxScratch);
+    for (std::size_t s = 0; s < scratch.size(); ++s) {
+      const std::string where = "scratch[" + std::to_string(s) + "]";
+      schedule.scratch.push_back({static_cast<int>(integer(scratch[s], "device", where, 0, schedule.num_devices - 1)),
+                                  integer(scratch[s], "count", where, 0, limits::kMaxTensorElements),
+                                  dtype_from_json(scratch[s], where)});
+    }
+  }
+  const json& steps = array(j, "steps", top, limits::kMaxScheduleSteps);
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    const std::string where = "steps[" + std::to_string(s) + "]";
+    const json& step = steps[s];
+    Step parsed;
+    parsed.kind = parse_enum(text(step, "kind", where), {StepKind::reduce, StepKind::copy, StepKind::scale},
+                             step_kind_name, where + ".kind");
+    parsed.device = static_cast<int>(integer(step, "device", where, 0, schedule.num_devices - 1));
+    parsed.count = integer(step, "count", where, 0, limits::kMaxTensorElements);
+    const json& srcs = array(step, "srcs", where, kMaxRefs);
+    for (std::size_t r = 0; r < srcs.size(); ++r)
+      parsed.srcs.push_back(ref_from_json(srcs[r], schedule.num_devices, where + ".srcs[" + std::to_string(r) + "]"));
+    const json& dsts = array(step, "dsts", where, kMaxRefs);
+    for (std::size_t r = 0; r < dsts.size(); ++r)
+      parsed.dsts.push_back(ref_from_json(dsts[r], schedule.num_devices, where + ".dsts[" + std::to_string(r) + "]"));
+    if (step.contains("deps")) {
+      const json& deps = array(step, "deps", where, limits::kMaxScheduleSteps);
+      for (std::size_t d = 0; d < deps.size(); ++d)
+        parsed.deps.push_back(static_cast<int>(
+            integer_value(deps[d], "'deps'[" + std::to_string(d) + "]", where, 0, limits::kMaxScheduleSteps)));
+    }
+    if (step.contains("average")) {
+      if (!step.at("average").is_boolean())
+        fail(where, "'average' must be true or false, got " + describe_json(step.at("average")));
+      parsed.average = step.at("average").get<bool>();
+    }
+    schedule.steps.push_back(std::move(parsed));
+  }
+  return schedule;
 }
 
 }  // namespace meshreduce

@@ -1,12 +1,18 @@
 // The topology file format; docs/topology-format.md describes it field by field.
 #include "topology/json.h"
 
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
 
+#include "core/input_file.h"
+#include "core/json_input.h"
+#include "core/text.h"
 #include "meshreduce/error.h"
+#include "meshreduce/limits.h"
 
 namespace meshreduce {
 namespace detail {
@@ -17,38 +23,90 @@ using nlohmann::ordered_json;
 
 constexpr const char* kFormat = "meshreduce-topology";
 constexpr int kVersion = 1;
+// Bounds on the lists of a file beyond the device count (docs/limits.md): enough for every
+// machine the presets describe at limits::kMaxDevices devices, small enough that computing the
+// routes stays interactive.
+constexpr std::int64_t kMaxNodes = 16 * limits::kMaxDevices;
+constexpr std::int64_t kMaxLinks = std::int64_t{1} << 18;
+constexpr std::int64_t kMaxLevels = 64;
+constexpr std::int64_t kMaxLinkCount = 1 << 16;
+constexpr std::int64_t kMaxThreads = 1 << 16;
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
   throw TopologyError("topology file: " + where + ": " + what);
 }
 
 void check_keys(const json& object, const std::string& where, std::initializer_list<const char*> allowed) {
-  if (!object.is_object()) fail(where, "expected an object, got " + object.dump());
+  if (!object.is_object()) fail(where, "expected an object, got " + describe_json(object));
   for (const auto& [key, value] : object.items()) {
     bool known = false;
     for (const char* name : allowed) known = known || key == name;
     if (!known) {
       std::string list;
       for (const char* name : allowed) list += std::string(" ") + name;
-      fail(where, "unknown key '" + key + "' (known:" + list + ")");
+      fail(where, "unknown key '" + excerpt(key) + "' (known:" + list + ")");
     }
   }
 }
 
-template <typename T>
-T required(const json& object, const char* key, const std::string& where) {
+const json& field(const json& object, const char* key, const std::string& where) {
   if (!object.contains(key)) fail(where, std::string("missing '") + key + "'");
-  try {
-    return object.at(key).get<T>();
-  } catch (const json::exception& e) {
-    fail(where, std::string("'") + key + "' has the wrong type (" + object.at(key).dump() + ")");
-  }
+  return object.at(key);
 }
 
-template <typename T>
-T optional(const json& object, const char* key, T fallback, const std::string& where) {
-  if (!object.contains(key)) return fallback;
-  return required<T>(object, key, where);
+// An integer in [lowest, highest]; a fraction, a string or a number out of range is an error,
+// never truncated.
+std::int64_t integer_value(const json& value, const std::string& what, const std::string& where, std::int64_t lowest,
+                           std::int64_t highest) {
+  if (!value.is_number_integer())
+    fail(where, what + " must be an integer, got " + describe_json(value));
+  if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+    fail(where, what + " = " + describe_json(value) + " is more than the largest allowed, " + std::to_string(highest));
+  const auto number = value.get<std::int64_t>();
+  if (number < lowest)
+    fail(where, what + " = " + std::to_string(number) + " is less than the smallest allowed, " + std::to_string(lowest));
+  if (number > highest)
+    fail(where, what + " = " + std::to_string(number) + " is more than the largest allowed, " + std::to_string(highest));
+  return number;
+}
+
+std::int64_t integer(const json& object, const char* key, const std::string& where, std::int64_t lowest,
+                     std::int64_t highest) {
+  return integer_value(field(object, key, where), std::string("'") + key + "'", where, lowest, highest);
+}
+
+int id_value(const json& value, const std::string& what, const std::string& where) {
+  return static_cast<int>(integer_value(value, what, where, 0, limits::kMaxId));
+}
+
+int id(const json& object, const char* key, const std::string& where) {
+  return id_value(field(object, key, where), std::string("'") + key + "'", where);
+}
+
+// A finite number >= lowest.
+double real(const json& object, const char* key, const std::string& where, double lowest) {
+  const json& value = field(object, key, where);
+  if (!value.is_number()) fail(where, std::string("'") + key + "' must be a number, got " + describe_json(value));
+  const double number = value.get<double>();
+  if (!std::isfinite(number) || number < lowest)
+    fail(where, std::string("'") + key + "' = " + describe_json(value) + " must be a finite number >= " +
+                    describe_json(lowest));
+  return number;
+}
+
+std::string text(const json& object, const char* key, const std::string& where) {
+  const json& value = field(object, key, where);
+  if (!value.is_string()) fail(where, std::string("'") + key + "' must be a string, got " + describe_json(value));
+  return value.get<std::string>();
+}
+
+std::vector<int> id_list(const json& value, const std::string& what, const std::string& where) {
+  if (!value.is_array()) fail(where, what + " must be an array of ids, got " + describe_json(value));
+  std::vector<int> ids;
+  ids.reserve(value.size());
+  for (std::size_t i = 0; i < value.size(); ++i)
+    ids.push_back(id_value(value[i], what + "[" + std::to_string(i) + "]", where));
+  return ids;
 }
 
 ordered_json device_to_json(const Device& device) {
@@ -60,34 +118,44 @@ ordered_json device_to_json(const Device& device) {
   return out;
 }
 
+std::string optional_text(const json& object, const char* key, const std::string& fallback, const std::string& where) {
+  return object.contains(key) ? text(object, key, where) : fallback;
+}
+
+double optional_real(const json& object, const char* key, const std::string& where, double lowest) {
+  return object.contains(key) ? real(object, key, where, lowest) : 0.0;
+}
+
 Device device_from_json(const json& in, const std::string& where) {
   check_keys(in, where, {"id", "name", "kind", "memory_bytes", "bandwidth_gbps", "reduce_gbps", "source"});
   Device device;
-  device.id = required<int>(in, "id", where);
-  device.name = optional<std::string>(in, "name", "", where);
-  device.kind = parse_node_kind(optional<std::string>(in, "kind", "device", where));
-  device.memory_bytes = optional<std::int64_t>(in, "memory_bytes", 0, where);
-  device.bandwidth_gbps = optional<double>(in, "bandwidth_gbps", 0.0, where);
-  device.reduce_gbps = optional<double>(in, "reduce_gbps", 0.0, where);
-  device.source = optional<std::string>(in, "source", "", where);
+  device.id = id(in, "id", where);
+  device.name = optional_text(in, "name", "", where);
+  try {
+    device.kind = parse_node_kind(optional_text(in, "kind", "device", where));
+  } catch (const TopologyError& e) {
+    fail(where, std::string("'kind': ") + excerpt(e.what(), 200));
+  }
+  device.memory_bytes = in.contains("memory_bytes") ? integer(in, "memory_bytes", where, 0, limits::kMaxTotalBytes) : 0;
+  device.bandwidth_gbps = optional_real(in, "bandwidth_gbps", where, 0.0);
+  device.reduce_gbps = optional_real(in, "reduce_gbps", where, 0.0);
+  device.source = optional_text(in, "source", "", where);
   return device;
 }
 
-// The link a route takes between two consecutive ids: the widest (bandwidth * count) joining them,
-// the first in file order among equals.
-int link_between(const Topology& topology, int from, int to, const std::string& where) {
-  int best = -1;
-  double best_width = 0;
+// For each pair of ids joined by a link, the link a route takes between them: the widest
+// (bandwidth * count), the first in file order among equals. Indexed once, so that reading the
+// routes of a file costs its hops, not its hops times its links.
+std::map<std::pair<int, int>, int> route_links(const Topology& topology) {
+  std::map<std::pair<int, int>, int> best;
   for (std::size_t l = 0; l < topology.links.size(); ++l) {
     const Link& link = topology.links[l];
-    if (!((link.a == from && link.b == to) || (link.a == to && link.b == from))) continue;
-    const double width = link.bandwidth_gbps * link.count;
-    if (best < 0 || width > best_width) {
-      best = static_cast<int>(l);
-      best_width = width;
+    for (const auto& key : {std::pair(link.a, link.b), std::pair(link.b, link.a)}) {
+      const auto [it, inserted] = best.emplace(key, static_cast<int>(l));
+      const Link& held = topology.links[static_cast<std::size_t>(it->second)];
+      if (!inserted && link.bandwidth_gbps * link.count > held.bandwidth_gbps * held.count) it->second = static_cast<int>(l);
     }
   }
-  if (best < 0) fail(where, "no link joins " + std::to_string(from) + " and " + std::to_string(to));
   return best;
 }
 
@@ -142,74 +210,152 @@ ThreadCosts thread_costs_from_json(const json& entry, const std::string& where) 
              {"threads", "memory_gbps", "thread_gbps", "write_cost", "stream_write_cost", "piece_overhead_us",
               "call_overhead_us", "source"});
   ThreadCosts costs;
-  costs.threads = required<int>(entry, "threads", where);
-  costs.memory_gbps = required<double>(entry, "memory_gbps", where);
-  costs.thread_gbps = required<double>(entry, "thread_gbps", where);
-  costs.write_cost = required<double>(entry, "write_cost", where);
-  costs.stream_write_cost = required<double>(entry, "stream_write_cost", where);
-  costs.piece_overhead_us = required<double>(entry, "piece_overhead_us", where);
-  costs.call_overhead_us = required<double>(entry, "call_overhead_us", where);
-  costs.source = optional<std::string>(entry, "source", "", where);
-  if (costs.threads < 1 || !(costs.memory_gbps > 0) || !(costs.thread_gbps > 0) || !(costs.write_cost >= 0) ||
-      !(costs.stream_write_cost >= 0) || !(costs.piece_overhead_us >= 0) || !(costs.call_overhead_us >= 0))
-    fail(where, "threads must be >= 1, bandwidths > 0 and costs >= 0, got " + entry.dump());
+  costs.threads = static_cast<int>(integer(entry, "threads", where, 1, kMaxThreads));
+  costs.memory_gbps = real(entry, "memory_gbps", where, 0.0);
+  costs.thread_gbps = real(entry, "thread_gbps", where, 0.0);
+  costs.write_cost = real(entry, "write_cost", where, 0.0);
+  costs.stream_write_cost = real(entry, "stream_write_cost", where, 0.0);
+  costs.piece_overhead_us = real(entry, "piece_overhead_us", where, 0.0);
+  costs.call_overhead_us = real(entry, "call_overhead_us", where, 0.0);
+  costs.source = optional_text(entry, "source", "", where);
+  if (!(costs.memory_gbps > 0) || !(costs.thread_gbps > 0))
+    fail(where, "bandwidths > 0 needed: 'memory_gbps' = " + describe_json(costs.memory_gbps) + ", 'thread_gbps' = " +
+                    describe_json(costs.thread_gbps));
   return costs;
 }
+
+namespace {
+
+// Every id a link, level or route names must be a device (or, for links, a node) of the file;
+// checked here, entry by entry, so that the message names the entry that is wrong.
+void check_references(const Topology& topology, const json& in) {
+  std::set<int> devices;
+  std::set<int> all;
+  for (std::size_t i = 0; i < topology.devices.size(); ++i) {
+    const int id = topology.devices[i].id;
+    if (!all.insert(id).second) fail("devices[" + std::to_string(i) + "]", "id " + std::to_string(id) + " appears twice");
+    devices.insert(id);
+  }
+  for (std::size_t i = 0; i < topology.nodes.size(); ++i) {
+    const int id = topology.nodes[i].id;
+    if (!all.insert(id).second)
+      fail("nodes[" + std::to_string(i) + "]", "id " + std::to_string(id) + " is already used by a device or node");
+  }
+  for (std::size_t i = 0; i < topology.links.size(); ++i) {
+    const Link& link = topology.links[i];
+    const std::string where = "links[" + std::to_string(i) + "]";
+    for (const auto& [key, id] : {std::pair("a", link.a), std::pair("b", link.b)})
+      if (!all.contains(id)) fail(where, std::string("'") + key + "' = " + std::to_string(id) + " names a device or node that does not exist");
+    if (link.a == link.b) fail(where, "joins " + std::to_string(link.a) + " to itself");
+  }
+  for (std::size_t l = 0; l < topology.levels.size(); ++l) {
+    const auto& groups = topology.levels[l].groups;
+    for (std::size_t g = 0; g < groups.size(); ++g)
+      for (std::size_t m = 0; m < groups[g].size(); ++m)
+        if (!devices.contains(groups[g][m]))
+          fail("levels[" + std::to_string(l) + "]", "groups[" + std::to_string(g) + "][" + std::to_string(m) +
+                                                        "] = " + std::to_string(groups[g][m]) + " names no device");
+  }
+  if (!in.contains("routes")) return;
+  const json& routes = in.at("routes");
+  for (std::size_t i = 0; i < routes.size(); ++i)
+    for (const char* key : {"src", "dst"}) {
+      const int id = routes[i].at(key).get<int>();
+      if (!devices.contains(id))
+        fail("routes[" + std::to_string(i) + "]", std::string("'") + key + "' = " + std::to_string(id) + " names no device");
+    }
+}
+
+const json& list(const json& in, const char* key, std::int64_t most) {
+  static const json empty = json::array();
+  if (!in.contains(key)) return empty;
+  const json& value = in.at(key);
+  if (!value.is_array()) fail(key, "expected an array, got " + describe_json(value));
+  if (static_cast<std::int64_t>(value.size()) > most)
+    fail(key, std::to_string(value.size()) + " entries, more than the largest allowed, " + std::to_string(most));
+  return value;
+}
+
+}  // namespace
 
 Topology topology_from_json(const json& in) {
   check_keys(in, "top level",
              {"format", "version", "name", "devices", "nodes", "links", "levels", "routes", "memory_bandwidth",
               "thread_costs"});
   if (in.contains("format") && in.at("format") != kFormat)
-    fail("format", "expected \"" + std::string(kFormat) + "\", got " + in.at("format").dump());
+    fail("format", "expected \"" + std::string(kFormat) + "\", got " + describe_json(in.at("format")));
   if (in.contains("version") && in.at("version") != kVersion)
-    fail("version", "this reader knows version " + std::to_string(kVersion) + ", got " + in.at("version").dump());
+    fail("version", "this reader knows version " + std::to_string(kVersion) + ", got " + describe_json(in.at("version")));
   Topology topology;
-  topology.name = optional<std::string>(in, "name", "", "name");
-  const auto list = [&](const char* key) -> const json& {
-    static const json empty = json::array();
-    if (!in.contains(key)) return empty;
-    if (!in.at(key).is_array()) fail(key, "expected an array");
-    return in.at(key);
-  };
+  topology.name = optional_text(in, "name", "", "top level");
   if (!in.contains("devices")) fail("top level", "missing 'devices'");
-  for (std::size_t i = 0; i < list("devices").size(); ++i)
-    topology.devices.push_back(device_from_json(list("devices")[i], "devices[" + std::to_string(i) + "]"));
-  for (std::size_t i = 0; i < list("nodes").size(); ++i)
-    topology.nodes.push_back(device_from_json(list("nodes")[i], "nodes[" + std::to_string(i) + "]"));
-  for (std::size_t i = 0; i < list("links").size(); ++i) {
-    const json& entry = list("links")[i];
+  const json& devices = list(in, "devices", limits::kMaxDevices);
+  if (devices.empty()) fail("devices", "a topology needs at least one device");
+  for (std::size_t i = 0; i < devices.size(); ++i)
+    topology.devices.push_back(device_from_json(devices[i], "devices[" + std::to_string(i) + "]"));
+  const json& nodes = list(in, "nodes", kMaxNodes);
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    topology.nodes.push_back(device_from_json(nodes[i], "nodes[" + std::to_string(i) + "]"));
+  const json& links = list(in, "links", kMaxLinks);
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    const json& entry = links[i];
     const std::string where = "links[" + std::to_string(i) + "]";
     check_keys(entry, where, {"a", "b", "kind", "bandwidth_gbps", "latency_us", "count", "efficiency", "source"});
     Link link;
-    link.a = required<int>(entry, "a", where);
-    link.b = required<int>(entry, "b", where);
-    link.kind = parse_link_kind(required<std::string>(entry, "kind", where));
-    link.bandwidth_gbps = required<double>(entry, "bandwidth_gbps", where);
-    link.latency_us = optional<double>(entry, "latency_us", 0.0, where);
-    link.count = optional<int>(entry, "count", 1, where);
-    link.source = optional<std::string>(entry, "source", "", where);
-    link.efficiency = optional<double>(entry, "efficiency", 1.0, where);
+    link.a = id(entry, "a", where);
+    link.b = id(entry, "b", where);
+    try {
+      link.kind = parse_link_kind(text(entry, "kind", where));
+    } catch (const TopologyError& e) {
+      fail(where, std::string("'kind': ") + excerpt(e.what(), 200));
+    }
+    link.bandwidth_gbps = real(entry, "bandwidth_gbps", where, 0.0);
+    if (!(link.bandwidth_gbps > 0)) fail(where, "'bandwidth_gbps' must be > 0");
+    link.latency_us = optional_real(entry, "latency_us", where, 0.0);
+    link.count = entry.contains("count") ? static_cast<int>(integer(entry, "count", where, 1, kMaxLinkCount)) : 1;
+    link.source = optional_text(entry, "source", "", where);
+    link.efficiency = entry.contains("efficiency") ? real(entry, "efficiency", where, 0.0) : 1.0;
     if (!(link.efficiency > 0 && link.efficiency <= 1))
-      fail(where, "efficiency must be in (0, 1], got " + std::to_string(link.efficiency));
+      fail(where, "'efficiency' must be in (0, 1], got " + std::to_string(link.efficiency));
     topology.links.push_back(std::move(link));
   }
-  for (std::size_t i = 0; i < list("levels").size(); ++i) {
-    const json& entry = list("levels")[i];
+  const json& levels = list(in, "levels", kMaxLevels);
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    const json& entry = levels[i];
     const std::string where = "levels[" + std::to_string(i) + "]";
     check_keys(entry, where, {"name", "groups"});
-    topology.levels.push_back({optional<std::string>(entry, "name", "", where),
-                               required<std::vector<std::vector<int>>>(entry, "groups", where)});
+    const json& groups = field(entry, "groups", where);
+    if (!groups.is_array()) fail(where, "'groups' must be an array of arrays of ids, got " + describe_json(groups));
+    GroupLevel level{optional_text(entry, "name", "", where), {}};
+    for (std::size_t g = 0; g < groups.size(); ++g)
+      level.groups.push_back(id_list(groups[g], "groups[" + std::to_string(g) + "]", where));
+    topology.levels.push_back(std::move(level));
   }
-  for (std::size_t i = 0; i < list("routes").size(); ++i) {
-    const json& entry = list("routes")[i];
+  const json& routes = list(in, "routes", limits::kMaxDevices * limits::kMaxDevices);
+  std::vector<std::vector<int>> paths;
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    const json& entry = routes[i];
     const std::string where = "routes[" + std::to_string(i) + "]";
     check_keys(entry, where, {"src", "dst", "path"});
-    const auto path = required<std::vector<int>>(entry, "path", where);
-    Route route{required<int>(entry, "src", where), required<int>(entry, "dst", where), {}};
+    id(entry, "src", where);
+    id(entry, "dst", where);
+    paths.push_back(id_list(field(entry, "path", where), "'path'", where));
+  }
+  check_references(topology, in);
+  const auto joining = route_links(topology);
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    const std::string where = "routes[" + std::to_string(i) + "]";
+    const auto& path = paths[i];
+    Route route{routes[i].at("src").get<int>(), routes[i].at("dst").get<int>(), {}};
     if (path.size() < 2 || path.front() != route.src || path.back() != route.dst)
-      fail(where, "path must run from src to dst");
-    for (std::size_t h = 1; h < path.size(); ++h) route.links.push_back(link_between(topology, path[h - 1], path[h], where));
+      fail(where, "'path' must run from 'src' to 'dst'");
+    for (std::size_t h = 1; h < path.size(); ++h) {
+      const auto link = joining.find({path[h - 1], path[h]});
+      if (link == joining.end())
+        fail(where, "'path'[" + std::to_string(h) + "]: no link joins " + std::to_string(path[h - 1]) + " and " +
+                        std::to_string(path[h]));
+      route.links.push_back(link->second);
+    }
     topology.routes.push_back(std::move(route));
   }
   if (in.contains("memory_bandwidth")) {
@@ -217,8 +363,8 @@ Topology topology_from_json(const json& in) {
     const std::string where = "memory_bandwidth";
     check_keys(entry, where, {"threads", "copy_one_thread_gbps", "copy_all_threads_gbps", "add_one_thread_gbps"});
     topology.memory_bandwidth = MemoryBandwidth{
-        required<int>(entry, "threads", where), required<double>(entry, "copy_one_thread_gbps", where),
-        required<double>(entry, "copy_all_threads_gbps", where), required<double>(entry, "add_one_thread_gbps", where)};
+        static_cast<int>(integer(entry, "threads", where, 0, kMaxThreads)), real(entry, "copy_one_thread_gbps", where, 0.0),
+        real(entry, "copy_all_threads_gbps", where, 0.0), real(entry, "add_one_thread_gbps", where, 0.0)};
   }
   if (in.contains("thread_costs")) topology.thread_costs = thread_costs_from_json(in.at("thread_costs"), "thread_costs");
   // Routes are checked before the missing ones are added, so an error names a route of the file.
@@ -231,11 +377,7 @@ namespace {
 
 // `what` names the document in the error ("topology file", "thread costs").
 json parse_document(std::string_view text, const std::string& what) {
-  try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    throw TopologyError(what + " is not valid JSON: " + e.what());
-  }
+  return parse_json_input<TopologyError>(text, what);
 }
 
 }  // namespace
@@ -272,12 +414,9 @@ std::string topology_to_json_text(const Topology& topology, int indent) {
 }
 
 Topology load_topology(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw TopologyError("cannot open topology file '" + path + "'");
-  std::stringstream text;
-  text << file.rdbuf();
+  const std::string text = detail::read_input_file<TopologyError>(path, "topology file");
   try {
-    return topology_from_json_text(text.str());
+    return topology_from_json_text(text);
   } catch (const TopologyError& e) {
     throw TopologyError(path + ": " + e.what());
   }

@@ -5,33 +5,68 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <unistd.h>
 
 #include "core/half.h"
+#include "core/text.h"
 #include "embedded_workloads.h"
+#include "meshreduce/algorithm.h"
 #include "meshreduce/error.h"
+#include "meshreduce/limits.h"
 
 namespace meshreduce::cli {
 
 void add_job_flags(CLI::App& command, JobOptions& job) {
   command.add_option("--topology", job.topology, "topology preset or JSON file")->capture_default_str();
-  command.add_option("--devices,-k", job.devices, "number of devices (0: all of the topology)")->capture_default_str();
+  command.add_option("--devices,-k", job.devices, "number of devices (0: all of the topology)")->capture_default_str()
+      ->check(CLI::Range(std::int64_t{0}, limits::kMaxDevices));
   command.add_option("--groups", job.groups, "consecutive group sizes, e.g. 4,4 or 3,1,4 (default: the topology's)");
-  command.add_option("--dtype,-d", job.dtype, "f32 f64 f16 bf16 i32 i64")->capture_default_str();
-  command.add_option("--op,-o", job.op, "sum average min max")->capture_default_str();
+  command.add_option("--dtype,-d", job.dtype, "f32 f64 f16 bf16 i32 i64")->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f64", "f16", "bf16", "i32", "i64"}));
+  command.add_option("--op,-o", job.op, "sum average min max")->capture_default_str()
+      ->check(CLI::IsMember({"sum", "average", "min", "max"}));
   command.add_option("--bucketing", job.bucketing, "none (one bucket per tensor), fused, packer (the seed's)")
       ->check(CLI::IsMember({"none", "fused", "packer"}))->capture_default_str();
-  command.add_option("--fuse-mib", job.fuse_mib, "bucket size for --bucketing fused, MiB")->capture_default_str();
+  command.add_option("--fuse-mib", job.fuse_mib, "bucket size for --bucketing fused, MiB")->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, kMaxFuseMib));
   command.add_option("--chunk-elements", job.chunk_elements, "pipelining chunk (0: the algorithm's choice)")
-      ->capture_default_str();
-  command.add_option("--threads,-t", job.threads, "worker threads (0: all hardware threads)")->capture_default_str();
+      ->capture_default_str()->check(CLI::Range(std::int64_t{0}, limits::kMaxTensorElements));
+  command.add_option("--threads,-t", job.threads, "worker threads (0: all hardware threads)")->capture_default_str()
+      ->check(CLI::Range(0, kMaxThreads));
   command.add_flag("--pin", job.pin, "bind worker i to core i (hwloc); the caller's thread stays where it is");
   command.add_option("--stream-min", job.stream_min,
                      "non-temporal stores for final outputs when a call's outputs total this much; off: never")
       ->capture_default_str();
 }
 
+void check_algorithm(const std::string& name, bool allow_all) {
+  if (allow_all && name == "all") return;
+  std::string known;
+  for (const Algorithm& algorithm : algorithms()) {
+    if (algorithm.name == name) return;
+    known += " " + std::string(algorithm.name);
+  }
+  if (name == "auto") return;
+  throw InvalidArgument("--algorithm '" + detail::excerpt(name) + "' is not an algorithm (known:" + known +
+                        (allow_all ? " auto all)" : " auto)"));
+}
+
 CommunicatorOptions communicator_options(const JobOptions& job, const std::string& algorithm) {
   CommunicatorOptions options;
+  parse_dtype(job.dtype);
+  parse_reduce_op(job.op);
+  options.stream_min_bytes = job.stream_min == "off" ? -1 : parse_size(job.stream_min, "--stream-min");
+  std::vector<int> sizes;
+  if (!job.groups.empty()) {
+    std::size_t start = 0;
+    while (start <= job.groups.size()) {
+      const std::size_t comma = std::min(job.groups.find(',', start), job.groups.size());
+      sizes.push_back(static_cast<int>(
+          parse_count(job.groups.substr(start, comma - start), "--groups: group size", 1, limits::kMaxDevices)));
+      start = comma + 1;
+    }
+  }
   options.topology = topology_preset(job.topology);
   const int available = options.topology->size();
   if (job.devices < 0 || job.devices > available)
@@ -39,28 +74,27 @@ CommunicatorOptions communicator_options(const JobOptions& job, const std::strin
                           " has " + std::to_string(available) + " devices");
   const int devices = job.devices == 0 ? available : job.devices;
   for (int i = 0; i < devices; ++i) options.devices.push_back(options.topology->devices[static_cast<std::size_t>(i)].id);
-  if (!job.groups.empty()) {
+  if (!sizes.empty()) {
     int next = 0;
-    std::stringstream sizes(job.groups);
-    for (std::string size; std::getline(sizes, size, ',');) {
-      const int count = std::stoi(size);
-      if (count < 1) throw InvalidArgument("--groups: group size " + size + " < 1");
+    for (const int count : sizes) {
+      if (count > devices - next)
+        throw InvalidArgument("--groups " + detail::excerpt(job.groups) + " covers more than the " +
+                              std::to_string(devices) + " devices");
       std::vector<int> group;
       for (int i = 0; i < count; ++i) group.push_back(next++);
       options.groups.push_back(std::move(group));
     }
     if (next != devices)
-      throw InvalidArgument("--groups " + job.groups + " covers " + std::to_string(next) + " devices, not " +
-                            std::to_string(devices));
+      throw InvalidArgument("--groups " + detail::excerpt(job.groups) + " covers " + std::to_string(next) +
+                            " devices, not " + std::to_string(devices));
   }
   options.algorithm = algorithm;
   options.algorithm_options.chunk_elements = job.chunk_elements;
   options.threads = job.threads;
   options.pin_threads = job.pin;
-  options.stream_min_bytes = job.stream_min == "off" ? -1 : parse_size(job.stream_min);
   if (job.bucketing == "fused") options.bucketing.mode = BucketingMode::fused;
   if (job.bucketing == "packer") options.bucketing.mode = BucketingMode::seed_packer;
-  options.bucketing.fuse_bytes = job.fuse_mib << 20;
+  options.bucketing.fuse_bytes = limits::checked_mul("--fuse-mib", job.fuse_mib, std::int64_t{1} << 20, limits::kMaxTotalBytes);
   return options;
 }
 
@@ -88,15 +122,23 @@ std::vector<std::string> embedded_workload_names() {
 Workload resolve_workload(const std::string& spec) {
   for (const EmbeddedWorkload& workload : embedded_workloads())
     if (workload.name == spec) return parse_workload(workload.text, std::string(workload.name));
-  if (std::filesystem::exists(spec)) return load_workload_file(spec);
+  std::error_code error;
+  if (std::filesystem::exists(spec, error)) return load_workload_file(spec);  // which rejects directories
   std::string known;
   for (const auto& name : embedded_workload_names()) known += " " + name;
-  throw InvalidArgument("workload '" + spec + "' is neither a known name (" + known.substr(1) + ") nor a file");
+  throw InvalidArgument("--workload '" + detail::excerpt(spec) + "' is neither a known name (" + known.substr(1) +
+                        ") nor a file");
 }
 
 namespace {
 
 constexpr std::size_t kAlign = 64;
+
+std::int64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<std::int64_t>(pages) * page : 0;
+}
 
 std::size_t padded_bytes(const TensorSpec& spec) {
   const std::size_t bytes = static_cast<std::size_t>(spec.count) * dtype_size(spec.dtype);
@@ -157,9 +199,21 @@ TestBuffers::TestBuffers(int devices, std::span<const TensorSpec> layout, bool i
     : devices_(devices), layout_(layout.begin(), layout.end()), fill_(fill), in_place_(in_place) {
   std::size_t arena = 0;
   for (const TensorSpec& spec : layout_) {
-    arena += padded_bytes(spec);
+    limits::check_range("tensor elements", spec.count, 0, limits::kMaxTensorElements);
+    arena = static_cast<std::size_t>(limits::checked_add("bytes per device", static_cast<std::int64_t>(arena),
+                                                         static_cast<std::int64_t>(padded_bytes(spec)),
+                                                         limits::kMaxTotalBytes));
     bytes_per_device_ += spec.count * static_cast<std::int64_t>(dtype_size(spec.dtype));
   }
+  // Every buffer is written now, so more than the machine's memory would be killed midway:
+  // refuse it before allocating.
+  const std::int64_t needed = limits::checked_mul(
+      "bytes of all buffers", static_cast<std::int64_t>(arena + kAlign), std::int64_t{devices} * (in_place ? 1 : 2),
+      std::numeric_limits<std::int64_t>::max());
+  if (const std::int64_t memory = physical_memory_bytes(); memory > 0 && needed > memory)
+    throw InvalidArgument("the buffers of " + std::to_string(devices) + " devices (" +
+                          std::string(in_place ? "in place" : "inputs and outputs") + ") need " +
+                          std::to_string(needed) + " bytes; this machine has " + std::to_string(memory));
   const auto new_arena = [&] {
     auto& memory = arenas_.emplace_back(std::make_unique<std::byte[]>(arena + kAlign));  // zeroed: pages touched now
     const auto address = reinterpret_cast<std::uintptr_t>(memory.get());
@@ -281,24 +335,6 @@ CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp
   }
   timing.median_s = median(seconds);
   return timing;
-}
-
-std::int64_t parse_size(const std::string& text) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    throw InvalidArgument("size '" + text + "' is not a number");
-  }
-  const std::string suffix = text.substr(used);
-  double scale = 1;
-  if (suffix == "K" || suffix == "KiB") scale = 1 << 10;
-  else if (suffix == "M" || suffix == "MiB") scale = 1 << 20;
-  else if (suffix == "G" || suffix == "GiB") scale = 1 << 30;
-  else if (!suffix.empty() && suffix != "B") throw InvalidArgument("size '" + text + "': unknown suffix '" + suffix + "'");
-  if (value < 0) throw InvalidArgument("size '" + text + "' is negative");
-  return static_cast<std::int64_t>(value * scale);
 }
 
 double algbw_gbps(std::int64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0; }

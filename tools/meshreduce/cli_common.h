@@ -11,6 +11,7 @@
 
 #include "meshreduce/communicator.h"
 #include "meshreduce/workload.h"
+#include "sizes.h"
 
 namespace meshreduce::cli {
 
@@ -29,9 +30,19 @@ struct JobOptions {
   std::string stream_min = "32M";  // non-temporal stores from this much output per call; "off" never
 };
 
+// Bounds of job flags beyond limits.h (docs/limits.md): worker threads, and --fuse-mib so that
+// its byte count stays within limits::kMaxTotalBytes.
+inline constexpr int kMaxThreads = 4096;
+inline constexpr std::int64_t kMaxFuseMib = std::int64_t{1} << 28;
+
 // Registers --topology --devices --groups --dtype --op --bucketing ... on `command`.
 void add_job_flags(CLI::App& command, JobOptions& job);
+// Checks every job flag (dtype, op, groups, sizes) before it builds the topology; throws
+// InvalidArgument naming the flag.
 CommunicatorOptions communicator_options(const JobOptions& job, const std::string& algorithm);
+// Throws InvalidArgument listing the known algorithms unless `name` is one (or "auto", or "all"
+// when `allow_all`).
+void check_algorithm(const std::string& name, bool allow_all);
 std::string describe_groups(const std::vector<std::vector<int>>& groups);
 
 // A workload by name (embedded: resnet50, bert_base, ...) or by TSV file path.
@@ -90,8 +101,6 @@ struct CallTiming {
 CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp op, bool in_place, int warmup,
                       int iterations);
 
-// "4K", "256M", "1G", "512" -> bytes; throws InvalidArgument on an unknown suffix.
-std::int64_t parse_size(const std::string& text);
 
 // nccl-tests' figures for an allreduce of `bytes` per device over `devices` in `seconds`.
 double algbw_gbps(std::int64_t bytes, double seconds);

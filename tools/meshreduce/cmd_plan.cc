@@ -22,15 +22,20 @@ struct PlanOptions {
   int show_steps = 0;
 };
 
+// The layout of the job, from --workload or --bytes; `what` describes it.
 std::vector<TensorSpec> plan_layout(const PlanOptions& plan, DType dtype, std::string& what) {
   if (!plan.workload.empty()) {
     const Workload workload = resolve_workload(plan.workload);
     what = workload.name + " (" + std::to_string(workload.tensors.size()) + " tensors)";
     return workload.layout(dtype);
   }
-  const std::int64_t bytes = parse_size(plan.bytes);
+  const std::int64_t bytes = parse_size(plan.bytes, "--bytes");
+  const auto element = static_cast<std::int64_t>(dtype_size(dtype));
+  if (bytes % element != 0)
+    throw InvalidArgument("--bytes " + plan.bytes + " is not a whole number of " + std::string(dtype_name(dtype)) +
+                          " elements (" + std::to_string(element) + " bytes each)");
   what = "one tensor of " + plan.bytes + "B";
-  return {{bytes / static_cast<std::int64_t>(dtype_size(dtype)), dtype}};
+  return {{bytes / element, dtype}};
 }
 
 void describe_step(const Schedule& schedule, std::size_t index) {
@@ -48,12 +53,11 @@ void describe_step(const Schedule& schedule, std::size_t index) {
   std::printf("%s\n", step.average ? " (average)" : "");
 }
 
-void show_plan(const PlanOptions& options, const std::string& algorithm) {
+void show_plan(const PlanOptions& options, const std::string& algorithm, const std::vector<TensorSpec>& layout,
+               const std::string& what) {
   Communicator communicator(communicator_options(options.job, algorithm));
   const DType dtype = parse_dtype(options.job.dtype);
   const ReduceOp op = parse_reduce_op(options.job.op);
-  std::string what;
-  const auto layout = plan_layout(options, dtype, what);
   const Plan& plan = communicator.plan(layout, op);
   const Schedule& schedule = plan.schedule;
   const int k = communicator.size();
@@ -106,12 +110,20 @@ void add_plan_command(CLI::App& app) {
   command->add_option("--bytes,-b", options->bytes, "one tensor of this size per device (K, M, G suffixes)")
       ->capture_default_str();
   command->add_option("--json", options->json_path, "write the schedule as JSON to this file");
-  command->add_option("--steps", options->show_steps, "print the first N steps")->capture_default_str();
+  command->add_option("--steps", options->show_steps, "print the first N steps")->capture_default_str()
+      ->check(CLI::Range(0, 1 << 24));
   command->callback([options] {
-    if (options->algorithm != "all") return show_plan(*options, options->algorithm);
+    // Every argument first: the algorithm, the layout and the job flags, before any plan is built.
+    check_algorithm(options->algorithm, true);
+    if (!options->json_path.empty() && options->algorithm == "all")
+      throw InvalidArgument("--json writes one schedule: give one --algorithm, not 'all'");
+    std::string what;
+    const auto layout = plan_layout(*options, parse_dtype(options->job.dtype), what);
+    communicator_options(options->job, options->algorithm);
+    if (options->algorithm != "all") return show_plan(*options, options->algorithm, layout, what);
     for (const Algorithm& algorithm : algorithms()) {
       try {
-        show_plan(*options, std::string(algorithm.name));
+        show_plan(*options, std::string(algorithm.name), layout, what);
       } catch (const Unsupported& e) {
         std::printf("meshreduce plan: %s skipped: %s\n", std::string(algorithm.name).c_str(), e.what());
       }

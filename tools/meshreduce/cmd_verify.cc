@@ -9,17 +9,27 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "core/input_file.h"
+#include "core/text.h"
 #include "meshreduce/error.h"
+#include "meshreduce/limits.h"
 #include "meshreduce/verifier.h"
 
 namespace meshreduce::cli {
 namespace {
 
+// The sweep proves every algorithm at every K from --min-devices to --max-devices, with 4 group
+// shapes, each count and two ops. Multiring's schedules grow as K^3 steps, so the sweep 1..K
+// costs about K^4: 1..20 takes about 5 s, 1..24 about 11 s (docs/limits.md).
+constexpr int kMaxVerifyDevices = 20;
+constexpr std::size_t kMaxVerifyCounts = 8;
+
 struct VerifyCommandOptions {
   std::string algorithm = "all";
   int min_devices = 1;
   int max_devices = 16;
-  std::vector<std::int64_t> counts{0, 1, 7, 1001};
+  std::vector<std::string> count_texts{"0", "1", "7", "1001"};
+  std::vector<std::int64_t> counts;  // parsed from count_texts
   std::string dtype = "f32";
   std::string schedule_path;
   std::int64_t chunk_elements = 0;
@@ -44,11 +54,13 @@ void report_failure(const VerifyReport& report, const std::string& what) {
 }
 
 void verify_file(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw InvalidArgument("cannot read schedule file '" + path + "'");
-  std::stringstream text;
-  text << file.rdbuf();
-  const Schedule schedule = schedule_from_json(text.str());
+  const std::string text = detail::read_input_file<InvalidArgument>(path, "schedule file");
+  Schedule schedule;
+  try {
+    schedule = schedule_from_json(text);
+  } catch (const ScheduleError& e) {
+    throw ScheduleError(path + ": " + e.what());
+  }
   const VerifyReport report = verify_schedule(schedule);
   if (!report.ok) report_failure(report, path);
   std::printf("meshreduce verify: %s: %lld steps, %d devices: a correct allreduce, in place and out of place\n",
@@ -78,6 +90,32 @@ std::vector<AlgorithmRequest> requests_for(const VerifyCommandOptions& options, 
         requests.push_back(std::move(request));
       }
   return requests;
+}
+
+// Every argument, before any schedule is built.
+void check_options(VerifyCommandOptions& options) {
+  if (options.algorithm != "all") {
+    bool known = false;
+    std::string names;
+    for (const Algorithm& algorithm : algorithms()) {
+      known = known || algorithm.name == options.algorithm;
+      names += " " + std::string(algorithm.name);
+    }
+    if (!known)
+      throw InvalidArgument("--algorithm '" + detail::excerpt(options.algorithm) + "' is not an algorithm (known:" +
+                            names + " all)");
+  }
+  if (options.min_devices > options.max_devices)
+    throw InvalidArgument("--min-devices " + std::to_string(options.min_devices) + " is more than --max-devices " +
+                          std::to_string(options.max_devices));
+  options.counts.clear();
+  for (const std::string& text : options.count_texts)
+    options.counts.push_back(parse_count(text, "--counts", 0, limits::kMaxTensorElements));
+  if (options.counts.empty()) throw InvalidArgument("--counts: needs at least one count");
+  if (options.counts.size() > kMaxVerifyCounts)
+    throw InvalidArgument("--counts: " + std::to_string(options.counts.size()) + " counts, more than the largest allowed, " +
+                          std::to_string(kMaxVerifyCounts) + " (each multiplies the sweep's time)");
+  parse_dtype(options.dtype);
 }
 
 void verify_algorithms(const VerifyCommandOptions& options) {
@@ -118,15 +156,21 @@ void add_verify_command(CLI::App& app) {
   auto options = std::make_shared<VerifyCommandOptions>();
   CLI::App* command = app.add_subcommand("verify", "prove schedules correct by symbolic execution");
   command->add_option("--algorithm,-a", options->algorithm, "algorithm name, or 'all'")->capture_default_str();
-  command->add_option("--min-devices", options->min_devices, "smallest K")->capture_default_str()->check(CLI::PositiveNumber);
-  command->add_option("--max-devices", options->max_devices, "largest K")->capture_default_str()->check(CLI::PositiveNumber);
-  command->add_option("--counts", options->counts, "element counts to try")->capture_default_str();
-  command->add_option("--dtype,-d", options->dtype, "element type")->capture_default_str();
+  command->add_option("--min-devices", options->min_devices, "smallest K")->capture_default_str()
+      ->check(CLI::Range(1, kMaxVerifyDevices));
+  command->add_option("--max-devices", options->max_devices,
+                      "largest K (at most " + std::to_string(kMaxVerifyDevices) + ": see docs/limits.md)")
+      ->capture_default_str()->check(CLI::Range(1, kMaxVerifyDevices));
+  command->add_option("--counts", options->count_texts, "element counts to try (e.g. 0,1,7,1001)")
+      ->capture_default_str()->delimiter(',');
+  command->add_option("--dtype,-d", options->dtype, "element type: f32 f64 f16 bf16 i32 i64")->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f64", "f16", "bf16", "i32", "i64"}));
   command->add_option("--chunk-elements", options->chunk_elements, "pipelining chunk (0: the algorithm's choice)")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::Range(std::int64_t{0}, limits::kMaxTensorElements));
   command->add_option("--schedule", options->schedule_path, "verify one schedule from a JSON file (see docs/schedule-format.md)");
   command->callback([options] {
     if (!options->schedule_path.empty()) return verify_file(options->schedule_path);
+    check_options(*options);
     verify_algorithms(*options);
   });
 }

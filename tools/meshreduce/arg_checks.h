@@ -9,7 +9,6 @@
 namespace meshreduce::cli {
 
 // Documented limits of the measuring commands (docs/benchmarking.md).
-constexpr std::int64_t kMaxThreads = 1024;           // --threads
 constexpr std::int64_t kMaxCalls = 1'000'000;        // --warmup, --iterations
 constexpr std::int64_t kMaxFactor = 1 << 20;         // bench --factor
 

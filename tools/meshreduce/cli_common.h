@@ -32,7 +32,7 @@ struct JobOptions {
 
 // Bounds of job flags beyond limits.h (docs/limits.md): worker threads, and --fuse-mib so that
 // its byte count stays within limits::kMaxTotalBytes.
-inline constexpr int kMaxThreads = 4096;
+inline constexpr int kMaxThreads = 1024;
 inline constexpr std::int64_t kMaxFuseMib = std::int64_t{1} << 28;
 
 // Registers --topology --devices --groups --dtype --op --bucketing ... on `command`.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "meshreduce/error.h"
+#include "meshreduce/limits.h"
 #include "meshreduce/topology.h"
 
 namespace meshreduce {
@@ -220,7 +221,7 @@ Topology pcie8() {
 }
 
 Topology flat_topology(int devices) {
-  if (devices < 1) throw TopologyError("flat topology needs at least 1 device, got " + std::to_string(devices));
+  limits::check_device_count("flat:K devices", devices);
   Topology topology;
   topology.name = "flat:" + std::to_string(devices);
   topology.devices = numbered_devices(devices, "dev");
@@ -235,7 +236,9 @@ Topology grouped_topology(const std::vector<int>& group_sizes) {
   if (group_sizes.empty()) throw TopologyError("grouped topology needs at least one group");
   for (int size : group_sizes)
     if (size < 1) throw TopologyError("grouped topology: group size " + std::to_string(size) + " < 1");
-  Topology topology = flat_topology(std::accumulate(group_sizes.begin(), group_sizes.end(), 0));
+  std::int64_t total = 0;
+  for (int size : group_sizes) total = limits::checked_add<TopologyError>("groups: devices", total, size, limits::kMaxDevices);
+  Topology topology = flat_topology(static_cast<int>(total));
   std::string name = "groups:";
   GroupLevel level{"group", {}};
   int next = 0;
@@ -255,6 +258,7 @@ Topology cluster_topology(const Topology& node, int nodes, int nics_per_node, do
   if (nodes < 1) throw TopologyError("cluster needs at least 1 node, got " + std::to_string(nodes));
   if (nics_per_node < 0 || !(nic_gbit > 0))
     throw TopologyError("cluster of '" + node.name + "': NIC count must be >= 0 and rate > 0");
+  limits::checked_mul<TopologyError>("cluster: devices (nodes x devices per node)", nodes, node.size(), limits::kMaxDevices);
   node.validate();
   Topology base = node;
   base.routes.clear();

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "exec/processes/layout_exchange.h"
+#include "exec/processes/machines.h"
 #include "exec/processes/process_program.h"
 #include "exec/processes/shared_arena.h"
 #include "exec/processes/shm_segment.h"
@@ -88,6 +89,87 @@ TEST(ProcessProgram, RejectsSegmentsPastTheLimitAndProcessesWithoutDevices) {
                   {"does not fit a shared segment"});
   expect_contains(thrown_message<InvalidArgument>([&] { detail::make_process_map(std::vector<int>{1, 0}); }),
                   {"process 1 holds 0 devices"});
+}
+
+// The schedule without its signals (transfers of no data, which the verifier does not take as
+// steps): each dependency on a signal becomes one on what the signal waited for.
+Schedule without_signals(const Schedule& schedule) {
+  Schedule result = schedule;
+  result.steps.clear();
+  std::vector<std::vector<int>> becomes(schedule.steps.size());
+  for (std::size_t s = 0; s < schedule.steps.size(); ++s) {
+    const Step& step = schedule.steps[s];
+    std::set<int> deps;
+    for (int dep : step.deps)
+      for (int d : becomes[static_cast<std::size_t>(dep)]) deps.insert(d);
+    if (step.srcs.empty() && step.dsts.empty()) {
+      becomes[s].assign(deps.begin(), deps.end());
+      continue;
+    }
+    Step kept = step;
+    kept.deps.assign(deps.begin(), deps.end());
+    becomes[s] = {result.add(std::move(kept))};
+  }
+  return result;
+}
+
+// Every algorithm split over machines of two processes of two devices each: still a correct
+// allreduce (the verifier's proof, in place and out), and only transfers cross machines.
+TEST(SplitByMachine, OnlyTransfersCrossMachinesAndEverySplitScheduleStaysCorrect) {
+  const auto map = detail::make_process_map(std::vector<int>{2, 2, 2, 2});
+  const std::vector<int> machine_of{0, 0, 1, 1};
+  const auto machine = [&](int device) { return machine_of[static_cast<std::size_t>(map.process_of[static_cast<std::size_t>(device)])]; };
+  for (const Algorithm& algorithm : algorithms()) {
+    AlgorithmRequest request;
+    request.num_devices = 8;
+    request.groups = {{0, 1, 2, 3}, {4, 5, 6, 7}};
+    request.count = 1000;
+    request.options.chunk_elements = 300;
+    const Topology flat = flat_topology(8);
+    request.topology = &flat;
+    request.topology_devices = iota_devices(8);
+    if (algorithm.decline(request)) continue;
+    const Schedule original = build_schedule(algorithm, request);
+    const auto split = detail::split_by_machine(original, map, machine_of);
+    ASSERT_EQ(split.receiver.size(), split.schedule.steps.size());
+    const auto report = verify_schedule(without_signals(split.schedule));
+    EXPECT_TRUE(report.ok) << algorithm.name << ": " << report.violation;
+    int transfers = 0;
+    std::int64_t crossing = 0;
+    for (std::size_t s = 0; s < split.schedule.steps.size(); ++s) {
+      const Step& step = split.schedule.steps[s];
+      const int runner = machine(step.device);
+      if (split.receiver[s] >= 0) {
+        ++transfers;
+        EXPECT_EQ(step.kind, StepKind::copy);
+        for (const BufferRef& src : step.srcs) EXPECT_EQ(machine(src.device), runner);
+        for (const BufferRef& dst : step.dsts) EXPECT_EQ(map.process_of[static_cast<std::size_t>(dst.device)], split.receiver[s]);
+        crossing += step.count;
+      } else {
+        for (const auto* refs : {&step.srcs, &step.dsts})
+          for (const BufferRef& ref : *refs) EXPECT_EQ(machine(ref.device), runner) << algorithm.name << " step " << s;
+      }
+      // A dependency is known where the step runs: on its machine, or it is a transfer to it.
+      for (int dep : step.deps) {
+        const int receiver = split.receiver[static_cast<std::size_t>(dep)];
+        const int known = receiver >= 0 ? machine_of[static_cast<std::size_t>(receiver)]
+                                        : machine(split.schedule.steps[static_cast<std::size_t>(dep)].device);
+        EXPECT_EQ(known, runner) << algorithm.name << " step " << s << " dep " << dep;
+      }
+    }
+    EXPECT_GT(transfers, 0) << algorithm.name;
+    if (algorithm.name == "hierarchical-rs") {
+      // Between machines only 1/(devices per machine) of the data, each way: 2 x 4 x 1000/4.
+      EXPECT_EQ(crossing, 2 * 4 * 1000 / 4) << "elements moved between machines";
+    }
+  }
+  // One machine: nothing changes.
+  AlgorithmRequest request;
+  request.num_devices = 8;
+  request.count = 100;
+  const Schedule ring = build_schedule(find_algorithm("ring"), request);
+  const auto same = detail::split_by_machine(ring, map, std::vector<int>{0, 0, 0, 0});
+  EXPECT_EQ(same.schedule.steps.size(), ring.steps.size());
 }
 
 TEST(LayoutExchange, NamesTheFirstDifferenceWithBothRanksAndValues) {

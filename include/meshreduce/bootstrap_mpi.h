@@ -1,11 +1,15 @@
-// The bootstrap of a job launched by mpirun: ranks of an MPI communicator (MPI_COMM_WORLD by
-// default). Part of the meshreduce_mpi library (target meshreduce::mpi). The caller initializes
-// MPI (MPI_Init or MPI_Init_thread) before and finalizes it after every use.
+// Jobs launched by mpirun: the bootstrap over an MPI communicator (MPI_COMM_WORLD by default),
+// and the transport between machines over MPI point-to-point. Part of the meshreduce_mpi
+// library (target meshreduce::mpi). The caller initializes MPI (MPI_Init or MPI_Init_thread)
+// before and finalizes it after every use; calls come from one thread at a time.
 #pragma once
 
 #include <mpi.h>
 
+#include <vector>
+
 #include "meshreduce/bootstrap.h"
+#include "meshreduce/transport.h"
 
 namespace meshreduce {
 
@@ -30,6 +34,26 @@ class MpiBootstrap : public Bootstrap {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
+};
+
+// MPI_Isend / MPI_Irecv on a duplicate of `comm` (ranks as in `comm`), polled with MPI_Test.
+class MpiTransport : public Transport {
+ public:
+  explicit MpiTransport(MPI_Comm comm = MPI_COMM_WORLD);
+  ~MpiTransport() override;
+  MpiTransport(const MpiTransport&) = delete;
+  MpiTransport& operator=(const MpiTransport&) = delete;
+
+  void reserve(std::size_t slots) override;
+  void start_send(int peer, int tag, const void* data, std::size_t bytes, std::size_t slot) override;
+  void start_receive(int peer, int tag, void* data, std::size_t bytes, std::size_t slot) override;
+  bool test(std::size_t slot) override;
+  int max_tag() const override { return max_tag_; }
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int max_tag_ = 32767;  // the least MPI_TAG_UB the standard allows
+  std::vector<MPI_Request> requests_;
 };
 
 }  // namespace meshreduce

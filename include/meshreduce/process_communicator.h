@@ -25,6 +25,7 @@
 #include "meshreduce/bucketing.h"
 #include "meshreduce/communicator.h"
 #include "meshreduce/tensor.h"
+#include "meshreduce/transport.h"
 #include "meshreduce/types.h"
 
 namespace meshreduce {
@@ -40,9 +41,13 @@ struct ProcessCommunicatorOptions {
   // Partition of the schedule devices (0..K-1) into groups, for the hierarchical algorithms.
   // Empty: one group per `ranks_per_node` processes when that is set, else the algorithm's own.
   std::vector<std::vector<int>> groups;
-  // Processes per machine, in rank order; 0 = all processes on one machine. Sets the default
-  // groups (the machines). All processes must reach one another's shared memory.
+  // Processes per machine, in rank order (emulates machines on one host); 0 = the machines
+  // are told apart by host name. Processes share memory only within a machine; between
+  // machines, data moves through `transport`. The machines are the default groups.
   int ranks_per_node = 0;
+  // Moves data between machines (MpiTransport); needed when the processes span several.
+  // Its peers are numbered as the bootstrap's ranks.
+  std::shared_ptr<Transport> transport;
   std::int64_t piece_elements = std::int64_t{1} << 16;  // as CommunicatorOptions::piece_elements
   std::int64_t stream_min_bytes = std::int64_t{32} << 20;  // as CommunicatorOptions::stream_min_bytes
   // Deadline of every wait: for a peer's step, for a bootstrap exchange.
@@ -69,6 +74,7 @@ class ProcessCommunicator {
   int processes() const noexcept;
   int size() const noexcept;          // K: devices of all processes
   int first_device() const noexcept;  // schedule device of this process's local device 0
+  int machines() const noexcept;
   const ProcessCommunicatorOptions& options() const noexcept;
   const std::vector<std::vector<int>>& groups() const noexcept;
 

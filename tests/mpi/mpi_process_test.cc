@@ -4,8 +4,9 @@
 //             on threads itself), and integer sums equal to MPI_Allreduce's;
 //   mismatch  the last rank's layout differs: every rank must fail naming both ranks and values;
 //   timeout   the last rank never calls: every other rank must fail naming it, within the timeout.
-// --ranks-per-node N groups the processes into emulated machines (the hierarchical algorithms'
-// groups); --local-devices L gives each process L devices. Exit status 0 when every rank passed.
+// --ranks-per-node N groups the processes into emulated machines: they share memory only
+// within a machine, and data between machines moves over MPI (Open MPI's TCP or shared-memory
+// transport on this host); --local-devices L gives each process L devices. Exit status 0 when every rank passed.
 #include <mpi.h>
 
 #include <chrono>
@@ -51,6 +52,7 @@ mr::ProcessCommunicatorOptions options_for(const Args& args, const std::string& 
   options.stream_min_bytes = 0;
   options.shared_arena_bytes = 4 << 20;
   options.timeout = 30s;
+  options.transport = std::make_shared<mr::MpiTransport>();
   return options;
 }
 

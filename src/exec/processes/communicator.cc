@@ -3,6 +3,9 @@
 // sets up the shared segments, then only executes.
 #include "meshreduce/process_communicator.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -12,6 +15,7 @@
 #include "api/validate.h"
 #include "exec/processes/executor.h"
 #include "exec/processes/layout_exchange.h"
+#include "exec/processes/machines.h"
 #include "exec/processes/planning.h"
 #include "exec/processes/process_program.h"
 #include "exec/processes/shared_arena.h"
@@ -30,6 +34,7 @@ struct PlanKey {
 
 struct CachedPlan {
   Plan plan;
+  detail::MachineSchedule split;  // the schedule as run: transfers between machines added
   detail::Program program;
   detail::ProcessProgram lowered;
   detail::ShmSegment mine;
@@ -55,6 +60,12 @@ detail::Description describe_options(const ProcessCommunicatorOptions& options) 
           {"ranks_per_node", std::to_string(options.ranks_per_node)},
           {"piece_elements", std::to_string(options.piece_elements)},
           {"stream_min_bytes", std::to_string(options.stream_min_bytes)}};
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
 }
 
 void check_options(const ProcessCommunicatorOptions& options) {
@@ -91,8 +102,8 @@ std::vector<std::string> gather_outcome(Bootstrap& bootstrap, const std::string&
 // them the owner unlinks its name.
 template <typename Create>
 std::pair<detail::ShmSegment, std::vector<detail::ShmSegment>> share_segments(
-    Bootstrap& bootstrap, Create&& create, const std::vector<std::size_t>& sizes, std::chrono::milliseconds timeout,
-    const std::string& what) {
+    Bootstrap& bootstrap, Create&& create, const std::vector<std::size_t>& sizes, const std::vector<int>& machine_of,
+    std::chrono::milliseconds timeout, const std::string& what) {
   detail::ShmSegment mine;
   std::string failure;
   try {
@@ -105,7 +116,8 @@ std::pair<detail::ShmSegment, std::vector<detail::ShmSegment>> share_segments(
   failure.clear();
   try {
     for (std::size_t r = 0; r < names.size(); ++r)
-      if (static_cast<int>(r) != bootstrap.rank() && sizes[r] > 0)
+      if (static_cast<int>(r) != bootstrap.rank() && sizes[r] > 0 &&
+          machine_of[r] == machine_of[static_cast<std::size_t>(bootstrap.rank())])
         peers[r] = detail::ShmSegment::open(names[r], sizes[r]);
   } catch (const std::exception& error) {
     failure = error.what();
@@ -121,6 +133,8 @@ struct ProcessCommunicator::Impl {
   std::shared_ptr<Bootstrap> bootstrap;
   ProcessCommunicatorOptions options;
   detail::ProcessMap map;
+  std::vector<int> machine_of;  // per process
+  int machines = 1;
   std::vector<std::vector<int>> groups;
   detail::ShmSegment arena;
   std::vector<detail::ShmSegment> peer_arenas;
@@ -136,12 +150,16 @@ struct ProcessCommunicator::Impl {
     const int rank = bootstrap->rank();
     auto blobs = bootstrap->all_gather(detail::encode(describe_options(options)) + "local_devices=" +
                                            std::to_string(options.local_devices) + "\n" +
-                                           "arena=" + std::to_string(options.shared_arena_bytes) + "\n",
+                                           "arena=" + std::to_string(options.shared_arena_bytes) + "\n" +
+                                           "host=" + host_name() + "\n",
                                        options.timeout);
     std::vector<int> devices;
     std::vector<std::string> shaping;
+    std::vector<std::string> hosts;
     for (const std::string& blob : blobs) {
       auto fields = detail::decode(blob);
+      hosts.push_back(fields.back().second);
+      fields.pop_back();
       arena_bytes.push_back(static_cast<std::size_t>(std::stoll(fields.back().second)));
       fields.pop_back();
       devices.push_back(std::stoi(fields.back().second));
@@ -152,13 +170,26 @@ struct ProcessCommunicator::Impl {
       throw InvalidArgument("process communicator options differ: " + *mismatch);
     map = detail::make_process_map(devices);
     const int size = map.first_device.back();
+    // Machines in order of first appearance: ranks_per_node consecutive ranks, or one host name.
+    std::vector<std::string> seen;
+    for (int p = 0; p < map.processes(); ++p) {
+      const std::string machine = options.ranks_per_node > 0 ? std::to_string(p / options.ranks_per_node)
+                                                             : hosts[static_cast<std::size_t>(p)];
+      auto found = std::find(seen.begin(), seen.end(), machine);
+      if (found == seen.end()) found = seen.insert(seen.end(), machine);
+      machine_of.push_back(static_cast<int>(found - seen.begin()));
+    }
+    machines = static_cast<int>(seen.size());
+    if (machines > 1 && !options.transport)
+      throw InvalidArgument("the " + std::to_string(map.processes()) + " processes span " + std::to_string(machines) +
+                            " machines: a transport between machines is needed (options.transport)");
     groups = options.groups;
-    if (groups.empty() && options.ranks_per_node > 0 && map.processes() > options.ranks_per_node)
-      for (int p = 0; p < map.processes(); ++p) {
-        if (p % options.ranks_per_node == 0) groups.emplace_back();
-        for (int d = map.first_device[static_cast<std::size_t>(p)]; d < map.first_device[static_cast<std::size_t>(p) + 1]; ++d)
-          groups.back().push_back(d);
-      }
+    if (groups.empty() && machines > 1) {
+      groups.resize(static_cast<std::size_t>(machines));
+      for (int d = 0; d < size; ++d)
+        groups[static_cast<std::size_t>(machine_of[static_cast<std::size_t>(map.process_of[static_cast<std::size_t>(d)])])]
+            .push_back(d);
+    }
     if (!groups.empty())
       if (auto problem = detail::check_partition(groups, size))
         throw InvalidArgument("groups are not a partition of the " + std::to_string(size) + " devices: " + *problem);
@@ -167,7 +198,7 @@ struct ProcessCommunicator::Impl {
         *bootstrap, [&] { return options.shared_arena_bytes > 0 ? detail::ShmSegment::create("meshreduce-arena",
                                                                    static_cast<std::size_t>(options.shared_arena_bytes))
                                                                  : detail::ShmSegment(); },
-        arena_bytes, options.timeout, "shared arena setup");
+        arena_bytes, machine_of, options.timeout, "shared arena setup");
     arena = std::move(mine);
     peer_arenas = std::move(peers);
     allocator = std::make_unique<detail::ArenaAllocator>(arena_bytes[static_cast<std::size_t>(rank)]);
@@ -185,16 +216,17 @@ struct ProcessCommunicator::Impl {
 
     CachedPlan cached;
     cached.plan = detail::plan_for_processes(layout, op, map.first_device.back(), groups, options);
-    cached.program = detail::lower_schedule(cached.plan.schedule, cached.plan.buckets, options.piece_elements,
+    cached.split = detail::split_by_machine(cached.plan.schedule, map, machine_of);
+    cached.program = detail::lower_schedule(cached.split.schedule, cached.plan.buckets, options.piece_elements,
                                             options.stream_min_bytes);
     const int rank = bootstrap->rank();
-    cached.lowered = detail::lower_for_process(cached.plan.schedule, cached.program, layout, map, rank,
-                                               static_cast<std::size_t>(options.max_segment_bytes));
+    cached.lowered = detail::lower_for_process(cached.split.schedule, cached.program, layout, map, rank,
+                                               static_cast<std::size_t>(options.max_segment_bytes), cached.split.receiver);
     std::vector<std::size_t> sizes;
     for (const auto& segment : cached.lowered.layouts) sizes.push_back(segment.bytes);
     auto [mine, peers] = share_segments(
         *bootstrap, [&] { return detail::ShmSegment::create("meshreduce", sizes[static_cast<std::size_t>(rank)]); },
-        sizes, options.timeout, "shared segment setup");
+        sizes, machine_of, options.timeout, "shared segment setup");
     cached.mine = std::move(mine);
     cached.peers = std::move(peers);
 
@@ -202,6 +234,7 @@ struct ProcessCommunicator::Impl {
     CachedPlan& stored = it->second;
     std::vector<detail::PeerMemory> memory(static_cast<std::size_t>(map.processes()));
     for (std::size_t p = 0; p < memory.size(); ++p) {
+      if (machine_of[p] != machine_of[static_cast<std::size_t>(rank)]) continue;  // not mapped: another machine
       const bool self = static_cast<int>(p) == rank;
       memory[p].plan = self ? stored.mine.data() : stored.peers[p].data();
       const detail::ShmSegment& arena_of = self ? arena : peer_arenas[p];
@@ -209,7 +242,8 @@ struct ProcessCommunicator::Impl {
       memory[p].arena_bytes = arena_bytes[p];
     }
     stored.execution = std::make_unique<detail::ProcessExecution>(stored.program, stored.lowered, map,
-                                                                  std::move(memory), options.timeout);
+                                                                  std::move(memory), options.timeout,
+                                                                  options.transport.get());
     return stored;
   }
 
@@ -229,6 +263,7 @@ ProcessCommunicator& ProcessCommunicator::operator=(ProcessCommunicator&&) noexc
 
 int ProcessCommunicator::rank() const noexcept { return impl_->bootstrap->rank(); }
 int ProcessCommunicator::processes() const noexcept { return impl_->map.processes(); }
+int ProcessCommunicator::machines() const noexcept { return impl_->machines; }
 int ProcessCommunicator::size() const noexcept { return impl_->map.first_device.back(); }
 int ProcessCommunicator::first_device() const noexcept {
   return impl_->map.first_device[static_cast<std::size_t>(rank())];

@@ -9,15 +9,48 @@
 #include <utility>
 
 #include "exec/processes/wait.h"
+#include "exec/threads/spin.h"
 #include "exec/threads/kernels.h"
 #include "meshreduce/bootstrap.h"
 
 namespace meshreduce::detail {
 
 ProcessExecution::ProcessExecution(const Program& program, const ProcessProgram& lowered, const ProcessMap& map,
-                                   std::vector<PeerMemory> peers, std::chrono::milliseconds timeout)
+                                   std::vector<PeerMemory> peers, std::chrono::milliseconds timeout, Transport* transport)
     : program_(program), lowered_(lowered), map_(map), peers_(std::move(peers)), timeout_(timeout),
-      ready_seen_(peers_.size(), 0) {
+      transport_(transport), ready_seen_(peers_.size(), 0) {
+  const bool transfers = !lowered.receives.empty() ||
+                         std::any_of(lowered.steps.begin(), lowered.steps.end(), [](const LocalStep& s) { return s.receiver >= 0; });
+  if (transfers && transport == nullptr)
+    throw InvalidArgument("rank " + std::to_string(lowered.rank) +
+                          ": the processes span several machines, and no transport between machines was given");
+  if (transfers) {
+    const auto tags = static_cast<std::int64_t>(transport->max_tag()) + 1;
+    const auto add = [&](int step, int peer) {
+      const ProgramStep& lowered_step = program.steps[static_cast<std::size_t>(step)];
+      if (lowered_step.pieces == 0) {
+        const auto tag = (static_cast<std::int64_t>(program.pieces.size()) + step) % tags;
+        messages_.push_back({step, -1, peer, static_cast<int>(tag)});
+      }
+      for (int i = 0; i < lowered_step.pieces; ++i)
+        messages_.push_back({step, lowered_step.first_piece + i, peer,
+                             static_cast<int>((lowered_step.first_piece + i) % tags)});
+    };
+    for (int step : lowered.receives) {
+      const int first = static_cast<int>(messages_.size());
+      add(step, lowered.step_process[static_cast<std::size_t>(step)]);
+      receives_.push_back({step, first, static_cast<int>(messages_.size()) - first, 0});
+    }
+    sends_begin_ = messages_.size();
+    first_send_.assign(program.steps.size(), -1);
+    for (const LocalStep& local : lowered.steps)
+      if (local.receiver >= 0) {
+        first_send_[static_cast<std::size_t>(local.step)] = static_cast<int>(messages_.size());
+        add(local.step, local.receiver);
+      }
+    state_.assign(messages_.size(), 0);
+    transport->reserve(messages_.size());
+  }
   std::size_t widest = 0;
   for (const Piece& piece : program.pieces)
     widest = std::max(widest, static_cast<std::size_t>(std::max(piece.sources, piece.destinations)));
@@ -57,6 +90,91 @@ void ProcessExecution::stage(const LocalBuffers& buffers) {
     }
   // Publishes the staged data and locators: a peer that sees this value may use them.
   shared_flag(mine.plan, layout.ready).store(call_, std::memory_order_release);
+  post_receives();
+}
+
+// Message states within a call.
+namespace {
+constexpr std::uint8_t kIdle = 0, kInFlight = 1, kDone = 2;
+}
+
+void ProcessExecution::post_receives() {
+  if (receives_.empty()) return;
+  receives_left_ = static_cast<int>(receives_.size());
+  for (Receive& receive : receives_) {
+    receive.left = receive.count;
+    for (int m = receive.first; m < receive.first + receive.count; ++m) {
+      const Message& message = messages_[static_cast<std::size_t>(m)];
+      void* data = nullptr;
+      std::size_t bytes = 0;
+      if (message.piece >= 0) {
+        const Piece& piece = program_.pieces[static_cast<std::size_t>(message.piece)];
+        data = address(program_.refs[static_cast<std::size_t>(piece.first_ref + piece.sources)], dtype_size(piece.dtype));
+        bytes = static_cast<std::size_t>(piece.count) * dtype_size(piece.dtype);
+      }
+      transport_->start_receive(message.peer, message.tag, data, bytes, static_cast<std::size_t>(m));
+      state_[static_cast<std::size_t>(m)] = kInFlight;
+    }
+  }
+}
+
+void ProcessExecution::send(const LocalStep& local) {
+  for (auto m = static_cast<std::size_t>(first_send_[static_cast<std::size_t>(local.step)]);
+       m < messages_.size() && messages_[m].step == local.step; ++m) {
+    const Message& message = messages_[m];
+    const void* data = nullptr;
+    std::size_t bytes = 0;
+    if (message.piece >= 0) {
+      const Piece& piece = program_.pieces[static_cast<std::size_t>(message.piece)];
+      data = address(program_.refs[static_cast<std::size_t>(piece.first_ref)], dtype_size(piece.dtype));
+      bytes = static_cast<std::size_t>(piece.count) * dtype_size(piece.dtype);
+    }
+    transport_->start_send(message.peer, message.tag, data, bytes, m);
+    state_[m] = kInFlight;
+  }
+}
+
+void ProcessExecution::progress() {
+  if (messages_.empty()) return;
+  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
+  const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
+  for (Receive& receive : receives_) {
+    if (receive.left == 0) continue;
+    for (int m = receive.first; m < receive.first + receive.count; ++m) {
+      auto& state = state_[static_cast<std::size_t>(m)];
+      if (state != kInFlight || !transport_->test(static_cast<std::size_t>(m))) continue;
+      state = kDone;
+      if (--receive.left == 0) {
+        shared_flag(mine.plan, layout.flag(receive.step)).store(call_, std::memory_order_release);
+        --receives_left_;
+      }
+    }
+  }
+  for (std::size_t m = sends_begin_; m < messages_.size(); ++m)
+    if (state_[m] == kInFlight && transport_->test(m)) state_[m] = kDone;
+}
+
+void ProcessExecution::finish_transfers() {
+  if (messages_.empty()) return;
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  for (int round = 0;; ++round) {
+    progress();
+    std::size_t pending = messages_.size();
+    for (std::size_t m = 0; m < messages_.size() && pending == messages_.size(); ++m)
+      if (state_[m] != kDone && (m < sends_begin_ || state_[m] == kInFlight)) pending = m;
+    if (pending == messages_.size()) return;
+    if (round % 256 == 255 && std::chrono::steady_clock::now() >= deadline) {
+      const Message& message = messages_[pending];
+      throw TimeoutError(pending < sends_begin_
+                             ? "rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
+                                   " ms for the data of step " + std::to_string(message.step) + " from rank " +
+                                   std::to_string(message.peer) + " in call " + std::to_string(call_)
+                             : "rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
+                                   " ms for rank " + std::to_string(message.peer) + " to take the data of step " +
+                                   std::to_string(message.step) + " in call " + std::to_string(call_));
+    }
+    spin_wait(round);
+  }
 }
 
 std::byte* ProcessExecution::address(const PhysicalRef& ref, std::size_t element) const {
@@ -100,7 +218,7 @@ void ProcessExecution::await_ready(int process) {
   if (ready_seen_[p] == call_) return;
   const SegmentLayout& layout = lowered_.layouts[p];
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.ready), call_,
-                                    shared_flag(peers_[p].plan, layout.failed), timeout_);
+                                    shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
   if (result == WaitResult::failed)
     throw PeerError("rank " + std::to_string(process) + " failed: " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)
@@ -111,11 +229,11 @@ void ProcessExecution::await_ready(int process) {
 }
 
 void ProcessExecution::await_step(int step) {
-  const int process = lowered_.step_process[static_cast<std::size_t>(step)];
+  const int process = lowered_.flag_process[static_cast<std::size_t>(step)];
   const auto p = static_cast<std::size_t>(process);
   const SegmentLayout& layout = lowered_.layouts[p];
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.flag(step)), call_,
-                                    shared_flag(peers_[p].plan, layout.failed), timeout_);
+                                    shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
   if (result == WaitResult::failed)
     throw PeerError("rank " + std::to_string(process) + " failed: " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)
@@ -127,6 +245,10 @@ void ProcessExecution::await_step(int step) {
 void ProcessExecution::run_step(const LocalStep& local) {
   for (int w = 0; w < local.waits; ++w) await_step(lowered_.waits[static_cast<std::size_t>(local.first_wait + w)]);
   for (int p = 0; p < local.peers; ++p) await_ready(lowered_.peers[static_cast<std::size_t>(local.first_peer + p)]);
+  if (local.receiver >= 0) {
+    send(local);  // a transfer between machines: its receiver sets its flag
+    return;
+  }
   const ProgramStep& step = program_.steps[static_cast<std::size_t>(local.step)];
   bool streamed = false;
   for (int i = 0; i < step.pieces; ++i) {
@@ -152,10 +274,12 @@ void ProcessExecution::run(const LocalBuffers& buffers) {
     throw Error("rank " + std::to_string(lowered_.rank) +
                 ": an earlier call of this layout failed; the communicator cannot run it again");
   ++call_;
+  std::fill(state_.begin(), state_.end(), std::uint8_t{0});
   try {
     stage(buffers);
     for (const LocalStep& step : lowered_.steps) run_step(step);
     for (int step : lowered_.final_waits) await_step(step);
+    finish_transfers();
   } catch (const std::exception& error) {
     fail(error.what());
     throw;

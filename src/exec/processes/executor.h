@@ -12,6 +12,7 @@
 
 #include "exec/processes/process_program.h"
 #include "meshreduce/tensor.h"
+#include "meshreduce/transport.h"
 #include "plan/program.h"
 
 namespace meshreduce::detail {
@@ -31,9 +32,11 @@ struct LocalBuffers {
 
 class ProcessExecution {
  public:
-  // `program` and `lowered` must outlive the execution; peers[rank] is this process.
+  // `program` and `lowered` must outlive the execution; peers[rank] is this process, and
+  // peers on other machines are not mapped (null). `transport` carries the transfers between
+  // machines (null when there are none) and must outlive the execution.
   ProcessExecution(const Program& program, const ProcessProgram& lowered, const ProcessMap& map,
-                   std::vector<PeerMemory> peers, std::chrono::milliseconds timeout);
+                   std::vector<PeerMemory> peers, std::chrono::milliseconds timeout, Transport* transport = nullptr);
 
   // One call. Private buffers are copied into the segment's staging and back; buffers inside
   // this process's arena are used where they are. Throws TimeoutError naming the rank and step
@@ -46,6 +49,10 @@ class ProcessExecution {
  private:
   void stage(const LocalBuffers& buffers);
   void run_step(const LocalStep& step);
+  void send(const LocalStep& step);
+  void post_receives();
+  void progress();            // completes arrived receives (setting their flags) and sends
+  void finish_transfers();    // every receive and send of this call, against the deadline
   void await_ready(int process);
   void await_step(int step);
   void fail(const std::string& message);
@@ -59,6 +66,27 @@ class ProcessExecution {
   std::chrono::milliseconds timeout_;
   std::uint64_t call_ = 0;
   bool broken_ = false;
+  // Messages between machines: one per piece of a transfer (one empty one for a signal), each
+  // in its own transport slot; sends in the order this process runs them.
+  struct Message {
+    int step = 0;
+    int piece = -1;  // -1: a signal, no data
+    int peer = 0;
+    int tag = 0;
+  };
+  struct Receive {
+    int step = 0;
+    int first = 0;  // messages_[first, +count)
+    int count = 0;
+    int left = 0;   // this call's messages not yet arrived
+  };
+  Transport* transport_ = nullptr;
+  std::vector<Message> messages_;   // receives first, then sends
+  std::vector<Receive> receives_;
+  std::vector<int> first_send_;     // per local step: its first message, or -1
+  std::size_t sends_begin_ = 0;
+  std::vector<std::uint8_t> state_;  // per message, this call: idle, in flight, done
+  int receives_left_ = 0;
   std::vector<std::uint64_t> ready_seen_;  // per process: the last call its ready flag was seen for
   std::vector<const void*> sources_;
   std::vector<void*> destinations_;

@@ -83,7 +83,8 @@ ProcessMap make_process_map(std::span<const int> devices_per_process) {
 }
 
 ProcessProgram lower_for_process(const Schedule& schedule, const Program& program, std::span<const TensorSpec> layout,
-                                 const ProcessMap& map, int rank, std::size_t max_segment_bytes) {
+                                 const ProcessMap& map, int rank, std::size_t max_segment_bytes,
+                                 std::span<const int> receiver) {
   if (schedule.steps.size() != program.steps.size())
     throw InvalidArgument("the program has " + std::to_string(program.steps.size()) + " steps, its schedule " +
                           std::to_string(schedule.steps.size()));
@@ -114,23 +115,35 @@ ProcessProgram lower_for_process(const Schedule& schedule, const Program& progra
     std::sort(processes.begin(), processes.end());
     processes.erase(std::unique(processes.begin(), processes.end()), processes.end());
   }
-  for (std::size_t s = 0; s < steps; ++s) lowered.step_process[s] = owner(schedule.steps[s].device);
+  lowered.flag_process.assign(steps, 0);
+  const auto receiver_of = [&](std::size_t s) { return receiver.empty() ? -1 : receiver[s]; };
+  for (std::size_t s = 0; s < steps; ++s) {
+    lowered.step_process[s] = owner(schedule.steps[s].device);
+    lowered.flag_process[s] = receiver_of(s) >= 0 ? receiver_of(s) : lowered.step_process[s];
+    if (receiver_of(s) == rank) lowered.receives.push_back(static_cast<int>(s));
+  }
 
   for (std::size_t s = 0; s < steps; ++s) {
     const int process = lowered.step_process[s];
+    const bool transfer = receiver_of(s) >= 0;
     if (process != rank) {
-      if (std::binary_search(touched[s].begin(), touched[s].end(), rank)) lowered.final_waits.push_back(static_cast<int>(s));
+      // A transfer touches this process's memory only as its receiver: its completion is ours.
+      if (!transfer && std::binary_search(touched[s].begin(), touched[s].end(), rank)) lowered.final_waits.push_back(static_cast<int>(s));
       continue;
     }
     LocalStep local;
     local.step = static_cast<int>(s);
+    local.receiver = receiver_of(s);
     local.first_wait = static_cast<int>(lowered.waits.size());
     for (int dep : deps[s])
-      if (lowered.step_process[static_cast<std::size_t>(dep)] != rank) lowered.waits.push_back(dep);
+      // Steps of other processes, and transfers received here (done when their data arrived,
+      // not in this process's walk of its own steps).
+      if (lowered.flag_process[static_cast<std::size_t>(dep)] != rank || receiver_of(static_cast<std::size_t>(dep)) >= 0)
+        lowered.waits.push_back(dep);
     local.waits = static_cast<int>(lowered.waits.size()) - local.first_wait;
     local.first_peer = static_cast<int>(lowered.peers.size());
     for (int peer : touched[s])
-      if (peer != rank) lowered.peers.push_back(peer);
+      if (peer != rank && !transfer) lowered.peers.push_back(peer);
     local.peers = static_cast<int>(lowered.peers.size()) - local.first_peer;
     lowered.steps.push_back(local);
   }

@@ -67,6 +67,7 @@ inline constexpr std::uint64_t kInArena = std::uint64_t{1} << 63;
 
 struct LocalStep {
   int step = 0;
+  int receiver = -1;   // a transfer (machines.h): sent from here, completed at this process
   int first_wait = 0;  // ProcessProgram::waits[first_wait, +waits): steps of other processes
   int waits = 0;
   int first_peer = 0;  // ProcessProgram::peers[first_peer, +peers): other processes touched
@@ -77,6 +78,8 @@ struct ProcessProgram {
   int rank = 0;
   int tensors = 0;
   std::vector<int> step_process;  // per step of the program: the process that runs it
+  std::vector<int> flag_process;  // per step: the process whose flag says it is done (a transfer's receiver)
+  std::vector<int> receives;      // transfers this process receives, in step order
   std::vector<LocalStep> steps;   // this process's, in schedule order
   std::vector<int> waits;
   std::vector<int> peers;
@@ -84,9 +87,11 @@ struct ProcessProgram {
   std::vector<SegmentLayout> layouts;  // per process
 };
 
-// `program` is `schedule` lowered by lower_schedule (the schedule gives each step's device).
+// `program` is `schedule` lowered by lower_schedule (the schedule gives each step's device);
+// `receiver` marks the transfers between machines (machines.h; empty when there are none).
 // Throws InvalidArgument when a segment would exceed `max_segment_bytes`.
 ProcessProgram lower_for_process(const Schedule& schedule, const Program& program, std::span<const TensorSpec> layout,
-                                 const ProcessMap& map, int rank, std::size_t max_segment_bytes);
+                                 const ProcessMap& map, int rank, std::size_t max_segment_bytes,
+                                 std::span<const int> receiver = {});
 
 }  // namespace meshreduce::detail

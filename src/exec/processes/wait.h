@@ -19,13 +19,16 @@ inline std::atomic_ref<std::uint64_t> shared_flag(std::byte* base, std::size_t o
 
 enum class WaitResult : std::uint8_t { reached, failed, timed_out };
 
-// Waits until `flag` >= `value` (acquire), or `failed` is nonzero, or `timeout` passes.
-inline WaitResult wait_at_least(std::atomic_ref<std::uint64_t> flag, std::uint64_t value,
-                                std::atomic_ref<std::uint64_t> failed, std::chrono::milliseconds timeout) {
+// Waits until `flag` >= `value` (acquire), or `failed` is nonzero, or `timeout` passes;
+// `poll()` runs every round (the transport's progress: the flag may be this process's own).
+template <typename Poll>
+WaitResult wait_at_least(std::atomic_ref<std::uint64_t> flag, std::uint64_t value, std::atomic_ref<std::uint64_t> failed,
+                         std::chrono::milliseconds timeout, Poll&& poll) {
   constexpr int kClockEvery = 256;
   if (flag.load(std::memory_order_acquire) >= value) return WaitResult::reached;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (int round = 0;; ++round) {
+    poll();
     if (flag.load(std::memory_order_acquire) >= value) return WaitResult::reached;
     if (failed.load(std::memory_order_acquire) != 0) return WaitResult::failed;
     if (round % kClockEvery == kClockEvery - 1 && std::chrono::steady_clock::now() >= deadline)

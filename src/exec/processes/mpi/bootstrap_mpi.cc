@@ -41,6 +41,7 @@ MpiBootstrap::MpiBootstrap(MPI_Comm comm) {
   MPI_Initialized(&initialized);
   if (!initialized) throw InvalidArgument("MpiBootstrap: MPI is not initialized (call MPI_Init first)");
   check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
+  MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);  // errors are exceptions, not aborts
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
 }

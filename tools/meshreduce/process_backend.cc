@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +17,6 @@
 
 #include "core/half.h"
 #include "meshreduce/error.h"
-#include "meshreduce/topology.h"
 #include "meshreduce/process_communicator.h"
 #ifdef MESHREDUCE_HAVE_MPI
 #include "meshreduce/bootstrap_mpi.h"
@@ -38,6 +38,37 @@ double median(std::vector<double> values) {
   const std::size_t mid = values.size() / 2;
   return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
+// B for the streaming bound: bytes read + written per second by copies on every core at once,
+// pages touched before timing; the median of `repeats` runs, timed from the release of all
+// threads to the last one's end.
+double measure_streaming_gbps(std::int64_t bytes, int repeats) {
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const auto share = static_cast<std::size_t>(std::max<std::int64_t>(bytes / threads, 4096));
+  std::vector<std::vector<std::byte>> from, to;
+  for (int t = 0; t < threads; ++t) {
+    from.emplace_back(share, std::byte{1});
+    to.emplace_back(share, std::byte{0});
+  }
+  std::vector<double> seconds;
+  for (int r = 0; r < repeats; ++r) {
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (!go.load()) std::this_thread::yield();
+        std::memcpy(to[static_cast<std::size_t>(t)].data(), from[static_cast<std::size_t>(t)].data(), share);
+      });
+    while (ready.load() < threads) std::this_thread::yield();
+    const auto start = Clock::now();
+    go.store(true);
+    for (auto& worker : workers) worker.join();
+    seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return 2.0 * static_cast<double>(share) * threads / median(seconds) / 1e9;
+}
+
 std::string describe_groups(const std::vector<std::vector<int>>& groups) {
   if (groups.empty()) return "none";
   std::string text;
@@ -272,7 +303,7 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
   // cores), measured once by rank 0 while the others wait, in the same run as the sweep.
   double streaming_gbps = 0;
   if (options.limits_bytes > 0 && rank == 0)
-    streaming_gbps = 2 * measure_memory_bandwidth(options.limits_bytes, 3).copy_all_threads_gbps;
+    streaming_gbps = measure_streaming_gbps(options.limits_bytes, 5);
   bootstrap.barrier(timeout);
   const double bound = streaming_gbps * (devices - 1) / (static_cast<double>(devices) * devices);
   if (rank == 0) {

@@ -30,7 +30,10 @@ void complete(MPI_Request& request, Milliseconds timeout, int rank, const std::s
     if (std::chrono::steady_clock::now() >= deadline)
       throw TimeoutError("MPI bootstrap: rank " + std::to_string(rank) + " waited " + std::to_string(timeout.count()) +
                          " ms in " + what + " for a rank that did not arrive");
-    if (round > 64) std::this_thread::yield();
+    // Bootstrap exchanges are setup, not a call's path: after a millisecond or so of yielding,
+    // sleep, so that a rank busy alone (measuring, planning) gets the cores.
+    if (round > 2000) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    else if (round > 64) std::this_thread::yield();
   }
 }
 

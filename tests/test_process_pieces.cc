@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <set>
+#include <thread>
 
 #include "exec/processes/layout_exchange.h"
 #include "exec/processes/machines.h"
@@ -225,6 +226,49 @@ TEST(FileStore, SetsGetsAndTimesOutNamingTheKey) {
   expect_contains(thrown_message<InvalidArgument>([&] { store.set("../x", "x"); }), {"key '../x'"});
   store.erase("a/b");
   EXPECT_THROW(store.get("a/b", 1ms), TimeoutError);
+}
+
+TEST(TcpStore, SetsGetsWaitsAndTimesOutNamingTheKey) {
+  TcpStoreServer server;
+  TcpStore store("127.0.0.1", server.port(), 1s);
+  TcpStore other("localhost", server.port(), 1s);
+  store.set("a", std::string("value\n\0x", 8));
+  EXPECT_EQ(other.get("a", 100ms), std::string("value\n\0x", 8));
+  expect_contains(thrown_message<TimeoutError>([&] { store.get("missing", 30ms); }), {"key 'missing' was not set within 30 ms"});
+  // A get waits in the server until another client sets the key.
+  std::thread setter([&] {
+    std::this_thread::sleep_for(20ms);
+    other.set("later", "here");
+  });
+  EXPECT_EQ(store.get("later", 5s), "here");  // also: the connection recovered from the timeout
+  setter.join();
+  store.erase("a");
+  EXPECT_THROW(store.get("a", 10ms), TimeoutError);  // one connection: the erase came first
+  const int port = server.port();
+  expect_contains(thrown_message<TimeoutError>([&] { TcpStore("127.0.0.1", 1, 50ms); }), {"no server at 127.0.0.1:1 within 50 ms"});
+  expect_contains(thrown_message<InvalidArgument>([&] { TcpStoreServer(70000); }), {"port 70000 is outside"});
+  EXPECT_GT(port, 0);
+}
+
+TEST(StoreBootstrap, WorksOverATcpStoreAcrossProcesses) {
+  // A free port, served by rank 0 once forked (no thread may run across fork()).
+  int port = 0;
+  { TcpStoreServer probe; port = probe.port(); }
+  const auto results = run_forked(3, [port](int rank, std::shared_ptr<Bootstrap>) -> std::string {
+    std::unique_ptr<TcpStoreServer> server;
+    if (rank == 0) server = std::make_unique<TcpStoreServer>(port);
+    auto store = std::make_shared<TcpStore>("127.0.0.1", port, 10s);
+    StoreBootstrap bootstrap(store, rank, 3, "tcp");
+    std::string all;
+    for (int round = 0; round < 3; ++round)
+      for (const auto& blob : bootstrap.all_gather(std::to_string(rank * 10 + round), 10s)) all += blob + ",";
+    // Rank 0's server must outlive everyone's last read: each says when it is done.
+    store->set("done/" + std::to_string(rank), "");
+    if (rank == 0)
+      for (int r = 1; r < 3; ++r) store->get("done/" + std::to_string(r), 10s);
+    return all;
+  });
+  for (const auto& result : results) EXPECT_EQ(result.text, "0,10,20,1,11,21,2,12,22,");
 }
 
 TEST(StoreBootstrap, GathersEveryRanksBlobInRankOrderAcrossProcesses) {

@@ -70,6 +70,46 @@ class FileStore : public KeyValueStore {
   std::filesystem::path directory_;
 };
 
+// A store kept in memory by one process of the job and reached over TCP by all, for jobs without
+// MPI or a shared directory: one process (usually rank 0) runs a TcpStoreServer, and every
+// process (the server's own included) talks to it through a TcpStore. Values and keys are any
+// bytes (keys up to 64 KiB, values up to 1 GiB). The serving process must outlive every other
+// process's last read (for example: each sets a "done" key, and the server's process gets them
+// all before it ends).
+class TcpStoreServer {
+ public:
+  // Listens on `port` of every interface (0: a free port, see port()). Serves on its own
+  // thread until destroyed.
+  explicit TcpStoreServer(int port = 0);
+  ~TcpStoreServer();
+  TcpStoreServer(const TcpStoreServer&) = delete;
+  TcpStoreServer& operator=(const TcpStoreServer&) = delete;
+  int port() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class TcpStore : public KeyValueStore {
+ public:
+  // Connects to the server, retrying until `timeout` (the server may start later); throws
+  // TimeoutError naming host and port.
+  TcpStore(std::string host, int port, Milliseconds timeout);
+  ~TcpStore() override;
+  TcpStore(const TcpStore&) = delete;
+  TcpStore& operator=(const TcpStore&) = delete;
+  void set(const std::string& key, std::string_view value) override;
+  std::string get(const std::string& key, Milliseconds timeout) override;
+  void erase(const std::string& key) override;
+
+ private:
+  void connect(Milliseconds timeout);
+  std::string host_;
+  int port_;
+  int socket_ = -1;
+};
+
 // A bootstrap over a key-value store: round r of all_gather sets "<prefix>/<r>/<rank>" and reads
 // every other rank's key of that round. Every process of the job must use the same prefix and
 // a distinct rank in 0..size-1; keys of a round are erased two rounds later, when every process

@@ -48,12 +48,14 @@ class MpiTransport : public Transport {
   void start_send(int peer, int tag, const void* data, std::size_t bytes, std::size_t slot) override;
   void start_receive(int peer, int tag, void* data, std::size_t bytes, std::size_t slot) override;
   bool test(std::size_t slot) override;
+  std::size_t test_some(std::span<std::size_t> completed) override;
   int max_tag() const override { return max_tag_; }
 
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
   int max_tag_ = 32767;  // the least MPI_TAG_UB the standard allows
   std::vector<MPI_Request> requests_;
+  std::vector<int> indices_;  // MPI_Testsome's answer, sized with requests_
 };
 
 }  // namespace meshreduce

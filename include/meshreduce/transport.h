@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 
 namespace meshreduce {
 
@@ -23,6 +24,10 @@ class Transport {
   // Whether the request in `slot` completed; drives progress of every outstanding request.
   // After it returns true the slot is free.
   virtual bool test(std::size_t slot) = 0;
+  // Drives progress once and writes the slots of requests completed since the last call to
+  // test() or test_some() into `completed` (room for every slot); returns how many. One call
+  // however many requests are in flight: a progress loop costs one poll per round.
+  virtual std::size_t test_some(std::span<std::size_t> completed) = 0;
   // The largest tag the transport carries.
   virtual int max_tag() const = 0;
 };

@@ -49,6 +49,11 @@ ProcessExecution::ProcessExecution(const Program& program, const ProcessProgram&
         add(local.step, local.receiver);
       }
     state_.assign(messages_.size(), 0);
+    receive_of_.assign(messages_.size(), -1);
+    for (std::size_t r = 0; r < receives_.size(); ++r)
+      for (int m = receives_[r].first; m < receives_[r].first + receives_[r].count; ++m)
+        receive_of_[static_cast<std::size_t>(m)] = static_cast<int>(r);
+    completed_.resize(messages_.size());
     transport->reserve(messages_.size());
   }
   std::size_t widest = 0;
@@ -138,20 +143,18 @@ void ProcessExecution::progress() {
   if (messages_.empty()) return;
   const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
   const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
-  for (Receive& receive : receives_) {
-    if (receive.left == 0) continue;
-    for (int m = receive.first; m < receive.first + receive.count; ++m) {
-      auto& state = state_[static_cast<std::size_t>(m)];
-      if (state != kInFlight || !transport_->test(static_cast<std::size_t>(m))) continue;
-      state = kDone;
-      if (--receive.left == 0) {
-        shared_flag(mine.plan, layout.flag(receive.step)).store(call_, std::memory_order_release);
-        --receives_left_;
-      }
+  const std::size_t done = transport_->test_some(completed_);
+  for (std::size_t i = 0; i < done; ++i) {
+    const std::size_t m = completed_[i];
+    state_[m] = kDone;
+    const int r = receive_of_[m];
+    if (r < 0) continue;
+    Receive& receive = receives_[static_cast<std::size_t>(r)];
+    if (--receive.left == 0) {
+      shared_flag(mine.plan, layout.flag(receive.step)).store(call_, std::memory_order_release);
+      --receives_left_;
     }
   }
-  for (std::size_t m = sends_begin_; m < messages_.size(); ++m)
-    if (state_[m] == kInFlight && transport_->test(m)) state_[m] = kDone;
 }
 
 void ProcessExecution::finish_transfers() {

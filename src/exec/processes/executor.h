@@ -86,6 +86,8 @@ class ProcessExecution {
   std::vector<int> first_send_;     // per local step: its first message, or -1
   std::size_t sends_begin_ = 0;
   std::vector<std::uint8_t> state_;  // per message, this call: idle, in flight, done
+  std::vector<int> receive_of_;      // per message: its index in receives_, or -1 for a send
+  std::vector<std::size_t> completed_;  // test_some's answer
   int receives_left_ = 0;
   std::vector<std::uint64_t> ready_seen_;  // per process: the last call its ready flag was seen for
   std::vector<const void*> sources_;

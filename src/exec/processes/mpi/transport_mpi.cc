@@ -51,7 +51,10 @@ MpiTransport::~MpiTransport() {
 }
 
 void MpiTransport::reserve(std::size_t slots) {
-  if (slots > requests_.size()) requests_.resize(slots, MPI_REQUEST_NULL);
+  if (slots > requests_.size()) {
+    requests_.resize(slots, MPI_REQUEST_NULL);
+    indices_.resize(slots);
+  }
 }
 
 void MpiTransport::start_send(int peer, int tag, const void* data, std::size_t bytes, std::size_t slot) {
@@ -67,6 +70,19 @@ bool MpiTransport::test(std::size_t slot) {
   MPI_Status status;
   check(MPI_Test(&requests_.at(slot), &done, &status), "MPI_Test");
   return done != 0;
+}
+
+}  // namespace meshreduce
+
+namespace meshreduce {
+
+std::size_t MpiTransport::test_some(std::span<std::size_t> completed) {
+  int count = 0;
+  check(MPI_Testsome(static_cast<int>(requests_.size()), requests_.data(), &count, indices_.data(), MPI_STATUSES_IGNORE),
+        "MPI_Testsome");
+  if (count == MPI_UNDEFINED) return 0;  // no request in flight
+  for (int i = 0; i < count; ++i) completed[static_cast<std::size_t>(i)] = static_cast<std::size_t>(indices_[static_cast<std::size_t>(i)]);
+  return static_cast<std::size_t>(count);
 }
 
 }  // namespace meshreduce

@@ -1,0 +1,303 @@
+// The process executor's call: stage the local tensors, walk the local steps in schedule order
+// (each waits only for the flags it needs, see process_program.h), wait for the peers that
+// touch this process's memory, copy the outputs back.
+#include "exec/processes/executor.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <utility>
+
+#include "exec/processes/wait.h"
+#include "exec/threads/spin.h"
+#include "exec/threads/kernels.h"
+#include "meshreduce/bootstrap.h"
+
+namespace meshreduce::detail {
+
+ProcessExecution::ProcessExecution(const Program& program, const ProcessProgram& lowered, const ProcessMap& map,
+                                   std::vector<PeerMemory> peers, std::chrono::milliseconds timeout, Transport* transport)
+    : program_(program), lowered_(lowered), map_(map), peers_(std::move(peers)), timeout_(timeout),
+      transport_(transport), ready_seen_(peers_.size(), 0) {
+  const bool transfers = !lowered.receives.empty() ||
+                         std::any_of(lowered.steps.begin(), lowered.steps.end(), [](const LocalStep& s) { return s.receiver >= 0; });
+  if (transfers && transport == nullptr)
+    throw InvalidArgument("rank " + std::to_string(lowered.rank) +
+                          ": the processes span several machines, and no transport between machines was given");
+  if (transfers) {
+    const auto tags = static_cast<std::int64_t>(transport->max_tag()) + 1;
+    const auto add = [&](int step, int peer) {
+      const ProgramStep& lowered_step = program.steps[static_cast<std::size_t>(step)];
+      if (lowered_step.pieces == 0) {
+        const auto tag = (static_cast<std::int64_t>(program.pieces.size()) + step) % tags;
+        messages_.push_back({step, -1, peer, static_cast<int>(tag)});
+      }
+      for (int i = 0; i < lowered_step.pieces; ++i)
+        messages_.push_back({step, lowered_step.first_piece + i, peer,
+                             static_cast<int>((lowered_step.first_piece + i) % tags)});
+    };
+    for (int step : lowered.receives) {
+      const int first = static_cast<int>(messages_.size());
+      add(step, lowered.step_process[static_cast<std::size_t>(step)]);
+      receives_.push_back({step, first, static_cast<int>(messages_.size()) - first, 0});
+    }
+    sends_begin_ = messages_.size();
+    first_send_.assign(program.steps.size(), -1);
+    for (const LocalStep& local : lowered.steps)
+      if (local.receiver >= 0) {
+        first_send_[static_cast<std::size_t>(local.step)] = static_cast<int>(messages_.size());
+        add(local.step, local.receiver);
+      }
+    state_.assign(messages_.size(), 0);
+    receive_of_.assign(messages_.size(), -1);
+    for (std::size_t r = 0; r < receives_.size(); ++r)
+      for (int m = receives_[r].first; m < receives_[r].first + receives_[r].count; ++m)
+        receive_of_[static_cast<std::size_t>(m)] = static_cast<int>(r);
+    completed_.resize(messages_.size());
+    transport->reserve(messages_.size());
+  }
+  std::size_t widest = 0;
+  for (const Piece& piece : program.pieces)
+    widest = std::max(widest, static_cast<std::size_t>(std::max(piece.sources, piece.destinations)));
+  sources_.resize(widest);
+  destinations_.resize(widest);
+}
+
+std::uint64_t ProcessExecution::locator_of(const void* data, std::size_t bytes, std::size_t staging) const {
+  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
+  const auto* at = static_cast<const std::byte*>(data);
+  if (mine.arena != nullptr && at >= mine.arena && at < mine.arena + mine.arena_bytes) {
+    const auto offset = static_cast<std::size_t>(at - mine.arena);
+    if (bytes > mine.arena_bytes - offset)
+      throw InvalidArgument("rank " + std::to_string(lowered_.rank) + ": a tensor of " + std::to_string(bytes) +
+                            " bytes starts in the shared arena and runs past its end");
+    return kInArena | offset;
+  }
+  return staging;
+}
+
+void ProcessExecution::stage(const LocalBuffers& buffers) {
+  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
+  const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
+  const int tensors = lowered_.tensors;
+  for (std::size_t local = 0; local < buffers.inputs.size(); ++local)
+    for (int n = 0; n < tensors; ++n) {
+      const auto slot = local * static_cast<std::size_t>(tensors) + static_cast<std::size_t>(n);
+      const ConstTensorView& input = buffers.inputs[local][static_cast<std::size_t>(n)];
+      const TensorView& output = buffers.outputs[local][static_cast<std::size_t>(n)];
+      const auto bytes = static_cast<std::size_t>(input.bytes());
+      const std::uint64_t in = locator_of(input.data, bytes, layout.staging_input[slot]);
+      const std::uint64_t out = locator_of(output.data, bytes, layout.staging_output[slot]);
+      if ((in & kInArena) == 0 && bytes > 0) std::memcpy(mine.plan + in, input.data, bytes);
+      const int l = static_cast<int>(local);
+      shared_flag(mine.plan, layout.locator(l, n, BufferKind::input, tensors)).store(in, std::memory_order_relaxed);
+      shared_flag(mine.plan, layout.locator(l, n, BufferKind::output, tensors)).store(out, std::memory_order_relaxed);
+    }
+  // Publishes the staged data and locators: a peer that sees this value may use them.
+  shared_flag(mine.plan, layout.ready).store(call_, std::memory_order_release);
+  post_receives();
+}
+
+// Message states within a call.
+namespace {
+constexpr std::uint8_t kIdle = 0, kInFlight = 1, kDone = 2;
+}
+
+void ProcessExecution::post_receives() {
+  if (receives_.empty()) return;
+  receives_left_ = static_cast<int>(receives_.size());
+  for (Receive& receive : receives_) {
+    receive.left = receive.count;
+    for (int m = receive.first; m < receive.first + receive.count; ++m) {
+      const Message& message = messages_[static_cast<std::size_t>(m)];
+      void* data = nullptr;
+      std::size_t bytes = 0;
+      if (message.piece >= 0) {
+        const Piece& piece = program_.pieces[static_cast<std::size_t>(message.piece)];
+        data = address(program_.refs[static_cast<std::size_t>(piece.first_ref + piece.sources)], dtype_size(piece.dtype));
+        bytes = static_cast<std::size_t>(piece.count) * dtype_size(piece.dtype);
+      }
+      transport_->start_receive(message.peer, message.tag, data, bytes, static_cast<std::size_t>(m));
+      state_[static_cast<std::size_t>(m)] = kInFlight;
+    }
+  }
+}
+
+void ProcessExecution::send(const LocalStep& local) {
+  for (auto m = static_cast<std::size_t>(first_send_[static_cast<std::size_t>(local.step)]);
+       m < messages_.size() && messages_[m].step == local.step; ++m) {
+    const Message& message = messages_[m];
+    const void* data = nullptr;
+    std::size_t bytes = 0;
+    if (message.piece >= 0) {
+      const Piece& piece = program_.pieces[static_cast<std::size_t>(message.piece)];
+      data = address(program_.refs[static_cast<std::size_t>(piece.first_ref)], dtype_size(piece.dtype));
+      bytes = static_cast<std::size_t>(piece.count) * dtype_size(piece.dtype);
+    }
+    transport_->start_send(message.peer, message.tag, data, bytes, m);
+    state_[m] = kInFlight;
+  }
+}
+
+void ProcessExecution::progress() {
+  if (messages_.empty()) return;
+  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
+  const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
+  const std::size_t done = transport_->test_some(completed_);
+  for (std::size_t i = 0; i < done; ++i) {
+    const std::size_t m = completed_[i];
+    state_[m] = kDone;
+    const int r = receive_of_[m];
+    if (r < 0) continue;
+    Receive& receive = receives_[static_cast<std::size_t>(r)];
+    if (--receive.left == 0) {
+      shared_flag(mine.plan, layout.flag(receive.step)).store(call_, std::memory_order_release);
+      --receives_left_;
+    }
+  }
+}
+
+void ProcessExecution::finish_transfers() {
+  if (messages_.empty()) return;
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  for (int round = 0;; ++round) {
+    progress();
+    std::size_t pending = messages_.size();
+    for (std::size_t m = 0; m < messages_.size() && pending == messages_.size(); ++m)
+      if (state_[m] != kDone && (m < sends_begin_ || state_[m] == kInFlight)) pending = m;
+    if (pending == messages_.size()) return;
+    if (round % 256 == 255 && std::chrono::steady_clock::now() >= deadline) {
+      const Message& message = messages_[pending];
+      throw TimeoutError(pending < sends_begin_
+                             ? "rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
+                                   " ms for the data of step " + std::to_string(message.step) + " from rank " +
+                                   std::to_string(message.peer) + " in call " + std::to_string(call_)
+                             : "rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
+                                   " ms for rank " + std::to_string(message.peer) + " to take the data of step " +
+                                   std::to_string(message.step) + " in call " + std::to_string(call_));
+    }
+    spin_wait(round);
+  }
+}
+
+std::byte* ProcessExecution::address(const PhysicalRef& ref, std::size_t element) const {
+  const auto process = static_cast<std::size_t>(map_.process_of[static_cast<std::size_t>(ref.device)]);
+  const PeerMemory& peer = peers_[process];
+  const SegmentLayout& layout = lowered_.layouts[process];
+  std::byte* base = nullptr;
+  if (ref.kind == BufferKind::scratch) {
+    base = peer.plan + layout.scratch[static_cast<std::size_t>(ref.index)];
+  } else {
+    const int local = map_.local_of[static_cast<std::size_t>(ref.device)];
+    const std::uint64_t locator = shared_flag(peer.plan, layout.locator(local, ref.index, ref.kind, lowered_.tensors))
+                                      .load(std::memory_order_relaxed);
+    base = ((locator & kInArena) != 0 ? peer.arena : peer.plan) + (locator & ~kInArena);
+  }
+  return base + static_cast<std::size_t>(ref.offset) * element;
+}
+
+void ProcessExecution::fail(const std::string& message) {
+  broken_ = true;
+  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
+  const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
+  if (shared_flag(mine.plan, layout.failed).load(std::memory_order_relaxed) != 0) return;
+  const std::size_t length = std::min(message.size(), kFailureTextBytes - 1);
+  std::memcpy(mine.plan + layout.failure_text, message.data(), length);
+  mine.plan[layout.failure_text + length] = std::byte{0};
+  shared_flag(mine.plan, layout.failed).store(1, std::memory_order_release);
+}
+
+namespace {
+
+std::string failure_of(const PeerMemory& peer, const SegmentLayout& layout) {
+  const auto* text = reinterpret_cast<const char*>(peer.plan + layout.failure_text);
+  return std::string(text, strnlen(text, kFailureTextBytes));
+}
+
+}  // namespace
+
+void ProcessExecution::await_ready(int process) {
+  const auto p = static_cast<std::size_t>(process);
+  if (ready_seen_[p] == call_) return;
+  const SegmentLayout& layout = lowered_.layouts[p];
+  const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.ready), call_,
+                                    shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
+  if (result == WaitResult::failed)
+    throw PeerError("rank " + std::to_string(process) + " failed: " + failure_of(peers_[p], layout));
+  if (result == WaitResult::timed_out)
+    throw TimeoutError("rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
+                       " ms for rank " + std::to_string(process) + " to start call " + std::to_string(call_) +
+                       " (stage its tensors)");
+  ready_seen_[p] = call_;
+}
+
+void ProcessExecution::await_step(int step) {
+  const int process = lowered_.flag_process[static_cast<std::size_t>(step)];
+  const auto p = static_cast<std::size_t>(process);
+  const SegmentLayout& layout = lowered_.layouts[p];
+  const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.flag(step)), call_,
+                                    shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
+  if (result == WaitResult::failed)
+    throw PeerError("rank " + std::to_string(process) + " failed: " + failure_of(peers_[p], layout));
+  if (result == WaitResult::timed_out)
+    throw TimeoutError("rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
+                       " ms for step " + std::to_string(step) + " on rank " + std::to_string(process) + " in call " +
+                       std::to_string(call_));
+}
+
+void ProcessExecution::run_step(const LocalStep& local) {
+  for (int w = 0; w < local.waits; ++w) await_step(lowered_.waits[static_cast<std::size_t>(local.first_wait + w)]);
+  for (int p = 0; p < local.peers; ++p) await_ready(lowered_.peers[static_cast<std::size_t>(local.first_peer + p)]);
+  if (local.receiver >= 0) {
+    send(local);  // a transfer between machines: its receiver sets its flag
+    return;
+  }
+  const ProgramStep& step = program_.steps[static_cast<std::size_t>(local.step)];
+  bool streamed = false;
+  for (int i = 0; i < step.pieces; ++i) {
+    const Piece& piece = program_.pieces[static_cast<std::size_t>(step.first_piece + i)];
+    const std::size_t element = dtype_size(piece.dtype);
+    const PhysicalRef* refs = program_.refs.data() + piece.first_ref;
+    for (int r = 0; r < piece.sources; ++r) sources_[static_cast<std::size_t>(r)] = address(refs[r], element);
+    for (int r = 0; r < piece.destinations; ++r)
+      destinations_[static_cast<std::size_t>(r)] = address(refs[piece.sources + r], element);
+    run_kernel({piece.kind, piece.dtype, program_.op, piece.average, program_.num_devices, piece.count,
+                std::span(sources_.data(), static_cast<std::size_t>(piece.sources)),
+                std::span(destinations_.data(), static_cast<std::size_t>(piece.destinations)), piece.stream});
+    streamed = streamed || piece.stream;
+  }
+  // Non-temporal stores are not ordered by a release store: fence them before the flag.
+  if (streamed) std::atomic_thread_fence(std::memory_order_seq_cst);
+  const auto rank = static_cast<std::size_t>(lowered_.rank);
+  shared_flag(peers_[rank].plan, lowered_.layouts[rank].flag(local.step)).store(call_, std::memory_order_release);
+}
+
+void ProcessExecution::run(const LocalBuffers& buffers) {
+  if (broken_)
+    throw Error("rank " + std::to_string(lowered_.rank) +
+                ": an earlier call of this layout failed; the communicator cannot run it again");
+  ++call_;
+  std::fill(state_.begin(), state_.end(), std::uint8_t{0});
+  try {
+    stage(buffers);
+    for (const LocalStep& step : lowered_.steps) run_step(step);
+    for (int step : lowered_.final_waits) await_step(step);
+    finish_transfers();
+  } catch (const std::exception& error) {
+    fail(error.what());
+    throw;
+  }
+  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
+  const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
+  for (std::size_t local = 0; local < buffers.outputs.size(); ++local)
+    for (int n = 0; n < lowered_.tensors; ++n) {
+      const TensorView& output = buffers.outputs[local][static_cast<std::size_t>(n)];
+      const std::uint64_t at =
+          shared_flag(mine.plan, layout.locator(static_cast<int>(local), n, BufferKind::output, lowered_.tensors))
+              .load(std::memory_order_relaxed);
+      if ((at & kInArena) == 0 && output.count > 0)
+        std::memcpy(output.data, mine.plan + at, static_cast<std::size_t>(output.bytes()));
+    }
+}
+
+}  // namespace meshreduce::detail

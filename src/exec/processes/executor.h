@@ -1,0 +1,97 @@
+// Internal: runs this process's part of a ProcessProgram on shared memory. Peers' segments are
+// mapped at the same offsets (SegmentLayout), so a reference to any device's memory resolves to
+// a pointer and the thread executor's kernels read and write peers' memory directly.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "exec/processes/process_program.h"
+#include "meshreduce/tensor.h"
+#include "meshreduce/transport.h"
+#include "plan/program.h"
+
+namespace meshreduce::detail {
+
+// Where a process's memory is mapped in this process.
+struct PeerMemory {
+  std::byte* plan = nullptr;   // its plan segment
+  std::byte* arena = nullptr;  // its shared arena, or null
+  std::size_t arena_bytes = 0;
+};
+
+// The local devices' tensors of one call: inputs[l][n], outputs[l][n].
+struct LocalBuffers {
+  std::span<const std::vector<ConstTensorView>> inputs;
+  std::span<const std::vector<TensorView>> outputs;
+};
+
+class ProcessExecution {
+ public:
+  // `program` and `lowered` must outlive the execution; peers[rank] is this process, and
+  // peers on other machines are not mapped (null). `transport` carries the transfers between
+  // machines (null when there are none) and must outlive the execution.
+  ProcessExecution(const Program& program, const ProcessProgram& lowered, const ProcessMap& map,
+                   std::vector<PeerMemory> peers, std::chrono::milliseconds timeout, Transport* transport = nullptr);
+
+  // One call. Private buffers are copied into the segment's staging and back; buffers inside
+  // this process's arena are used where they are. Throws TimeoutError naming the rank and step
+  // waited for, or PeerError when a peer failed; either way this process's failure flag is set
+  // (peers waiting on it fail at once), and the execution cannot run again.
+  void run(const LocalBuffers& buffers);
+
+  std::uint64_t calls() const noexcept { return call_; }
+
+ private:
+  void stage(const LocalBuffers& buffers);
+  void run_step(const LocalStep& step);
+  void send(const LocalStep& step);
+  void post_receives();
+  void progress();            // completes arrived receives (setting their flags) and sends
+  void finish_transfers();    // every receive and send of this call, against the deadline
+  void await_ready(int process);
+  void await_step(int step);
+  void fail(const std::string& message);
+  std::byte* address(const PhysicalRef& ref, std::size_t element) const;
+  std::uint64_t locator_of(const void* data, std::size_t bytes, std::size_t staging) const;
+
+  const Program& program_;
+  const ProcessProgram& lowered_;
+  const ProcessMap& map_;
+  std::vector<PeerMemory> peers_;
+  std::chrono::milliseconds timeout_;
+  std::uint64_t call_ = 0;
+  bool broken_ = false;
+  // Messages between machines: one per piece of a transfer (one empty one for a signal), each
+  // in its own transport slot; sends in the order this process runs them.
+  struct Message {
+    int step = 0;
+    int piece = -1;  // -1: a signal, no data
+    int peer = 0;
+    int tag = 0;
+  };
+  struct Receive {
+    int step = 0;
+    int first = 0;  // messages_[first, +count)
+    int count = 0;
+    int left = 0;   // this call's messages not yet arrived
+  };
+  Transport* transport_ = nullptr;
+  std::vector<Message> messages_;   // receives first, then sends
+  std::vector<Receive> receives_;
+  std::vector<int> first_send_;     // per local step: its first message, or -1
+  std::size_t sends_begin_ = 0;
+  std::vector<std::uint8_t> state_;  // per message, this call: idle, in flight, done
+  std::vector<int> receive_of_;      // per message: its index in receives_, or -1 for a send
+  std::vector<std::size_t> completed_;  // test_some's answer
+  int receives_left_ = 0;
+  std::vector<std::uint64_t> ready_seen_;  // per process: the last call its ready flag was seen for
+  std::vector<const void*> sources_;
+  std::vector<void*> destinations_;
+};
+
+}  // namespace meshreduce::detail

@@ -1,0 +1,153 @@
+#include "exec/processes/process_program.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include "meshreduce/error.h"
+
+namespace meshreduce::detail {
+namespace {
+
+constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+
+// Adds `bytes` at the next aligned offset; throws when the segment would pass `limit`.
+class Allocation {
+ public:
+  Allocation(int rank, std::size_t limit) : rank_(rank), limit_(limit) {}
+  std::size_t take(std::size_t bytes) {
+    const std::size_t at = (end_ + kSegmentAlignment - 1) / kSegmentAlignment * kSegmentAlignment;
+    if (at > limit_ || bytes > limit_ - at)
+      throw InvalidArgument("process " + std::to_string(rank_) + ": its shared segment would exceed " +
+                            std::to_string(limit_) + " bytes");
+    end_ = at + bytes;
+    return at;
+  }
+  std::size_t end() const { return end_; }
+
+ private:
+  int rank_;
+  std::size_t limit_;
+  std::size_t end_ = 0;
+};
+
+std::size_t checked_bytes(std::int64_t count, DType dtype, std::size_t limit) {
+  const auto element = dtype_size(dtype);
+  if (count < 0 || static_cast<std::uint64_t>(count) > limit / element)
+    throw InvalidArgument("a tensor of " + std::to_string(count) + " " + std::string(dtype_name(dtype)) +
+                          " elements does not fit a shared segment of at most " + std::to_string(limit) + " bytes");
+  return static_cast<std::size_t>(count) * element;
+}
+
+SegmentLayout layout_of(const Program& program, std::span<const TensorSpec> tensors, const ProcessMap& map, int process,
+                        std::size_t limit) {
+  SegmentLayout layout;
+  Allocation space(process, limit);
+  layout.ready = space.take(sizeof(std::uint64_t));
+  layout.failed = space.take(sizeof(std::uint64_t));
+  layout.failure_text = space.take(kFailureTextBytes);
+  const int locals = map.devices_of(process);
+  layout.locators = space.take(static_cast<std::size_t>(locals) * tensors.size() * 2 * sizeof(std::uint64_t));
+  layout.flags = space.take(program.steps.size() * sizeof(std::uint64_t));
+  for (int local = 0; local < locals; ++local)
+    for (const TensorSpec& tensor : tensors) {
+      const std::size_t bytes = checked_bytes(tensor.count, tensor.dtype, limit);
+      layout.staging_input.push_back(space.take(bytes));
+      layout.staging_output.push_back(space.take(bytes));
+    }
+  for (const ScratchSpec& spec : program.scratch) {
+    const bool here = map.process_of[static_cast<std::size_t>(spec.device)] == process;
+    layout.scratch.push_back(here ? space.take(checked_bytes(spec.count, spec.dtype, limit)) : npos);
+  }
+  layout.bytes = space.end();
+  return layout;
+}
+
+}  // namespace
+
+ProcessMap make_process_map(std::span<const int> devices_per_process) {
+  ProcessMap map;
+  map.first_device.push_back(0);
+  for (std::size_t p = 0; p < devices_per_process.size(); ++p) {
+    const int devices = devices_per_process[p];
+    if (devices < 1)
+      throw InvalidArgument("process " + std::to_string(p) + " holds " + std::to_string(devices) +
+                            " devices; each process needs at least one");
+    for (int local = 0; local < devices; ++local) {
+      map.process_of.push_back(static_cast<int>(p));
+      map.local_of.push_back(local);
+    }
+    map.first_device.push_back(map.first_device.back() + devices);
+  }
+  return map;
+}
+
+ProcessProgram lower_for_process(const Schedule& schedule, const Program& program, std::span<const TensorSpec> layout,
+                                 const ProcessMap& map, int rank, std::size_t max_segment_bytes,
+                                 std::span<const int> receiver) {
+  if (schedule.steps.size() != program.steps.size())
+    throw InvalidArgument("the program has " + std::to_string(program.steps.size()) + " steps, its schedule " +
+                          std::to_string(schedule.steps.size()));
+  if (program.num_devices != static_cast<int>(map.process_of.size()))
+    throw InvalidArgument("the program has " + std::to_string(program.num_devices) + " devices, the processes hold " +
+                          std::to_string(map.process_of.size()));
+  ProcessProgram lowered;
+  lowered.rank = rank;
+  lowered.tensors = static_cast<int>(layout.size());
+  for (int p = 0; p < map.processes(); ++p)
+    lowered.layouts.push_back(layout_of(program, layout, map, p, max_segment_bytes));
+
+  const auto owner = [&](int device) { return map.process_of[static_cast<std::size_t>(device)]; };
+  const std::size_t steps = program.steps.size();
+  std::vector<std::vector<int>> deps(steps);  // the Program keeps dependents; invert them back
+  for (std::size_t s = 0; s < steps; ++s)
+    for (int next : program.steps[s].dependents) deps[static_cast<std::size_t>(next)].push_back(static_cast<int>(s));
+
+  lowered.step_process.assign(steps, 0);
+  std::vector<std::vector<int>> touched(steps);
+  for (const Piece& piece : program.pieces) {
+    auto& processes = touched[static_cast<std::size_t>(piece.step)];
+    for (int r = 0; r < piece.sources + piece.destinations; ++r)
+      processes.push_back(owner(program.refs[static_cast<std::size_t>(piece.first_ref + r)].device));
+  }
+  for (std::size_t s = 0; s < steps; ++s) {
+    auto& processes = touched[s];
+    std::sort(processes.begin(), processes.end());
+    processes.erase(std::unique(processes.begin(), processes.end()), processes.end());
+  }
+  lowered.flag_process.assign(steps, 0);
+  const auto receiver_of = [&](std::size_t s) { return receiver.empty() ? -1 : receiver[s]; };
+  for (std::size_t s = 0; s < steps; ++s) {
+    lowered.step_process[s] = owner(schedule.steps[s].device);
+    lowered.flag_process[s] = receiver_of(s) >= 0 ? receiver_of(s) : lowered.step_process[s];
+    if (receiver_of(s) == rank) lowered.receives.push_back(static_cast<int>(s));
+  }
+
+  for (std::size_t s = 0; s < steps; ++s) {
+    const int process = lowered.step_process[s];
+    const bool transfer = receiver_of(s) >= 0;
+    if (process != rank) {
+      // A transfer touches this process's memory only as its receiver: its completion is ours.
+      if (!transfer && std::binary_search(touched[s].begin(), touched[s].end(), rank)) lowered.final_waits.push_back(static_cast<int>(s));
+      continue;
+    }
+    LocalStep local;
+    local.step = static_cast<int>(s);
+    local.receiver = receiver_of(s);
+    local.first_wait = static_cast<int>(lowered.waits.size());
+    for (int dep : deps[s])
+      // Steps of other processes, and transfers received here (done when their data arrived,
+      // not in this process's walk of its own steps).
+      if (lowered.flag_process[static_cast<std::size_t>(dep)] != rank || receiver_of(static_cast<std::size_t>(dep)) >= 0)
+        lowered.waits.push_back(dep);
+    local.waits = static_cast<int>(lowered.waits.size()) - local.first_wait;
+    local.first_peer = static_cast<int>(lowered.peers.size());
+    for (int peer : touched[s])
+      if (peer != rank && !transfer) lowered.peers.push_back(peer);
+    local.peers = static_cast<int>(lowered.peers.size()) - local.first_peer;
+    lowered.steps.push_back(local);
+  }
+  return lowered;
+}
+
+}  // namespace meshreduce::detail

@@ -1,0 +1,97 @@
+// Internal: a Program (plan/program.h) lowered for one process of a job. Schedule device d lives
+// in process process_of[d] as its local device local_of[d]; a step runs in the process of its
+// device. Each process walks its own steps in schedule order (dependencies always point to
+// earlier steps, so the earliest unfinished step of the job can always run: no deadlock) and,
+// before a step, waits only for
+//   - its dependencies that run in other processes (their completion flags), and
+//   - the processes whose memory the step reads or writes, to have staged this call's inputs
+//     (their ready flag), which also says they are done with the previous call's outputs;
+// and at the end of a call, for every step of other processes that touches its memory, so that
+// its outputs are complete and nobody reads its staging any more when it returns.
+//
+// Every process's shared segment has the same shape, computed here by every process from the
+// same Program, so no offsets are exchanged: a header (ready flag, failure flag and text, one
+// locator per local tensor for the input and the output), one completion flag per step, then
+// staging for each local tensor's input and output and the scratch buffers of local devices.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "meshreduce/bucketing.h"
+#include "plan/program.h"
+
+namespace meshreduce::detail {
+
+struct ProcessMap {
+  std::vector<int> process_of;    // per schedule device
+  std::vector<int> local_of;      // per schedule device: its index among its process's devices
+  std::vector<int> first_device;  // per process, and one past the last: devices are in rank order
+  int processes() const noexcept { return static_cast<int>(first_device.size()) - 1; }
+  int devices_of(int process) const noexcept {
+    return first_device[static_cast<std::size_t>(process) + 1] - first_device[static_cast<std::size_t>(process)];
+  }
+};
+
+// Throws InvalidArgument for a process without devices.
+ProcessMap make_process_map(std::span<const int> devices_per_process);
+
+inline constexpr std::size_t kFailureTextBytes = 512;
+inline constexpr std::size_t kSegmentAlignment = 64;  // a cache line: no false sharing between ranges
+
+// Byte offsets within a process's plan segment.
+struct SegmentLayout {
+  std::size_t ready = 0;    // u64: the call whose inputs are staged
+  std::size_t failed = 0;   // u64: nonzero once this process failed a call
+  std::size_t failure_text = 0;  // kFailureTextBytes, NUL-terminated
+  std::size_t locators = 0;      // u64 per (local device, tensor, input|output), see Locator
+  std::size_t flags = 0;         // u64 per step of the program: the last call that completed it
+  std::vector<std::size_t> staging_input;   // per (local device, tensor): local * tensors + tensor
+  std::vector<std::size_t> staging_output;
+  std::vector<std::size_t> scratch;         // per scratch buffer of the program; npos elsewhere
+  std::size_t bytes = 0;
+
+  std::size_t locator(int local_device, int tensor, BufferKind kind, int tensors) const noexcept {
+    const auto slot = (static_cast<std::size_t>(local_device) * static_cast<std::size_t>(tensors) +
+                       static_cast<std::size_t>(tensor)) * 2 + (kind == BufferKind::output ? 1 : 0);
+    return locators + slot * sizeof(std::uint64_t);
+  }
+  std::size_t flag(int step) const noexcept { return flags + static_cast<std::size_t>(step) * sizeof(std::uint64_t); }
+};
+
+// A locator: where a tensor of a call lives, as an offset into the plan segment, or (with
+// kInArena) into the process's shared arena (buffers from ProcessCommunicator::allocate_shared).
+inline constexpr std::uint64_t kInArena = std::uint64_t{1} << 63;
+
+struct LocalStep {
+  int step = 0;
+  int receiver = -1;   // a transfer (machines.h): sent from here, completed at this process
+  int first_wait = 0;  // ProcessProgram::waits[first_wait, +waits): steps of other processes
+  int waits = 0;
+  int first_peer = 0;  // ProcessProgram::peers[first_peer, +peers): other processes touched
+  int peers = 0;
+};
+
+struct ProcessProgram {
+  int rank = 0;
+  int tensors = 0;
+  std::vector<int> step_process;  // per step of the program: the process that runs it
+  std::vector<int> flag_process;  // per step: the process whose flag says it is done (a transfer's receiver)
+  std::vector<int> receives;      // transfers this process receives, in step order
+  std::vector<LocalStep> steps;   // this process's, in schedule order
+  std::vector<int> waits;
+  std::vector<int> peers;
+  std::vector<int> final_waits;   // steps of other processes that read or write this process's memory
+  std::vector<SegmentLayout> layouts;  // per process
+};
+
+// `program` is `schedule` lowered by lower_schedule (the schedule gives each step's device);
+// `receiver` marks the transfers between machines (machines.h; empty when there are none).
+// Throws InvalidArgument when a segment would exceed `max_segment_bytes`.
+ProcessProgram lower_for_process(const Schedule& schedule, const Program& program, std::span<const TensorSpec> layout,
+                                 const ProcessMap& map, int rank, std::size_t max_segment_bytes,
+                                 std::span<const int> receiver = {});
+
+}  // namespace meshreduce::detail

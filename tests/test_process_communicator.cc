@@ -1,0 +1,214 @@
+// The process executor end to end, in processes forked by the test and found through a file
+// store (no mpirun): every algorithm bitwise equal to the thread executor, the layout exchange,
+// timeouts and failing peers.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "meshreduce/process_communicator.h"
+#include "process_fork.h"
+#include "process_job.h"
+
+namespace meshreduce::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+ProcessCommunicatorOptions job_options(const std::string& algorithm, int local_devices = 1) {
+  ProcessCommunicatorOptions options;
+  options.algorithm = algorithm;
+  options.local_devices = local_devices;
+  options.piece_elements = 4096;                 // several pieces per step
+  options.algorithm_options.chunk_elements = 5000;  // pipelined algorithms pipeline
+  options.stream_min_bytes = 0;                  // final outputs take the streaming kernels too
+  options.shared_arena_bytes = 8 << 20;
+  options.timeout = 20s;
+  return options;
+}
+
+bool declines(const std::string& algorithm, int devices) {
+  AlgorithmRequest probe;
+  probe.num_devices = devices;
+  const Topology flat = flat_topology(devices);
+  probe.topology = &flat;
+  probe.topology_devices = iota_devices(devices);
+  return find_algorithm(algorithm).decline(probe).has_value();
+}
+
+// Every algorithm that serves the job's devices, over `jobs`, in one forked run.
+void expect_every_algorithm_matches_threads(int processes, int local_devices, const std::vector<ProcessJob>& jobs) {
+  const auto results = run_forked(processes, [&](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    for (const Algorithm& algorithm : algorithms()) {
+      if (declines(std::string(algorithm.name), processes * local_devices)) continue;
+      ProcessCommunicator comm(bootstrap, job_options(std::string(algorithm.name), local_devices));
+      for (const ProcessJob& job : jobs)
+        if (auto problem = run_process_job(comm, job); !problem.empty()) return problem;
+    }
+    return "ok";
+  });
+  for (std::size_t r = 0; r < results.size(); ++r) {
+    EXPECT_TRUE(results[r].exited) << "rank " << r;
+    EXPECT_EQ(results[r].text, "ok") << "rank " << r;
+  }
+}
+
+TEST(ProcessCommunicator, EveryAlgorithmMatchesThreadsOnTwoProcesses) {
+  expect_every_algorithm_matches_threads(
+      2, 1,
+      {{DType::f32, ReduceOp::sum, false, false}, {DType::f32, ReduceOp::sum, true, true},
+       {DType::bf16, ReduceOp::average, true, false}, {DType::i64, ReduceOp::max, false, true}});
+}
+
+TEST(ProcessCommunicator, EveryAlgorithmMatchesThreadsOnThreeProcessesOfTwoDevices) {
+  expect_every_algorithm_matches_threads(
+      3, 2, {{DType::f16, ReduceOp::sum, false, true}, {DType::i32, ReduceOp::average, true, false},
+             {DType::f64, ReduceOp::min, false, false}});
+}
+
+TEST(ProcessCommunicator, EveryDtypeAndOpMatchesThreadsOnFourProcesses) {
+  const auto results = run_forked(4, [](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    ProcessCommunicator comm(bootstrap, job_options("ring"));
+    for (DType dtype : {DType::f32, DType::f64, DType::f16, DType::bf16, DType::i32, DType::i64})
+      for (ReduceOp op : {ReduceOp::sum, ReduceOp::average, ReduceOp::min, ReduceOp::max})
+        for (bool in_place : {false, true}) {
+          ProcessJob job{dtype, op, in_place, in_place, {777, 5000}};
+          if (auto problem = run_process_job(comm, job); !problem.empty()) return problem;
+        }
+    return "ok";
+  });
+  for (const auto& result : results) EXPECT_EQ(result.text, "ok");
+}
+
+TEST(ProcessCommunicator, RepeatedCallsOfOneLayoutStayCorrect) {
+  // The flags count calls: the second and later calls must wait for this call's values, not
+  // take the previous call's as done.
+  const auto results = run_forked(3, [](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    ProcessCommunicator comm(bootstrap, job_options("direct"));
+    for (int call = 0; call < 20; ++call)
+      if (auto problem = run_process_job(comm, {DType::i32, ReduceOp::sum, call % 2 == 0, call % 3 == 0, {4099}});
+          !problem.empty())
+        return "call " + std::to_string(call) + ": " + problem;
+    return "ok";
+  });
+  for (const auto& result : results) EXPECT_EQ(result.text, "ok");
+}
+
+TEST(ProcessCommunicator, LayoutMismatchFailsOnEveryProcessNamingBothRanksAndValues) {
+  const auto results = run_forked(3, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    ProcessCommunicator comm(bootstrap, job_options("ring"));
+    std::vector<float> data(rank == 2 ? 101 : 100, 1.0f);
+    std::vector<std::vector<TensorView>> grads{{TensorView(std::span(data))}};
+    try {
+      comm.allreduce(grads);
+    } catch (const InvalidArgument& error) {
+      const bool untouched = std::all_of(data.begin(), data.end(), [](float v) { return v == 1.0f; });
+      return std::string(error.what()) + (untouched ? "" : " (and a buffer was written)");
+    }
+    return "no error";
+  });
+  for (const auto& result : results)
+    EXPECT_EQ(result.text, "layout mismatch before the first call of a layout: rank 0 has tensor 0 = f32 x 100, "
+                           "rank 2 has tensor 0 = f32 x 101");
+}
+
+TEST(ProcessCommunicator, OptionMismatchFailsOnEveryProcess) {
+  const auto results = run_forked(2, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    ProcessCommunicator comm(bootstrap, job_options(rank == 0 ? "ring" : "direct"));
+    return "no error";
+  });
+  for (const auto& result : results)
+    EXPECT_EQ(result.text, "exception: process communicator options differ: rank 0 has algorithm = ring, rank 1 has "
+                           "algorithm = direct");
+}
+
+TEST(ProcessCommunicator, AProcessThatNeverCallsMakesTheOthersTimeOutNamingIt) {
+  const auto results = run_forked(3, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    auto options = job_options("direct");
+    options.timeout = 300ms;
+    ProcessCommunicator comm(bootstrap, options);
+    std::vector<float> data(1000, 1.0f);
+    std::vector<std::vector<TensorView>> grads{{TensorView(std::span(data))}};
+    const std::vector<TensorSpec> layout{{1000, DType::f32}};
+    comm.plan(layout, ReduceOp::sum);
+    if (rank == 1) return "left";  // exits without calling: the others must not hang
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      comm.allreduce(grads);
+    } catch (const Error& error) {
+      const auto waited = std::chrono::steady_clock::now() - start;
+      return std::string(error.what()) + (waited < 5s ? "" : " (too late)");
+    }
+    return "no error";
+  });
+  EXPECT_EQ(results[1].text, "left");
+  // Rank 0 or 2 times out first; the other may see its failure first (PeerError) or time out.
+  for (int r : {0, 2}) {
+    const std::string& text = results[static_cast<std::size_t>(r)].text;
+    EXPECT_TRUE(text.find("waited 300 ms for rank 1 to start call 1") != std::string::npos ||
+                text.find("failed: rank") != std::string::npos)
+        << text;
+    EXPECT_EQ(text.find("too late"), std::string::npos) << text;
+  }
+  EXPECT_NE(results[0].text.find("rank 1"), std::string::npos) << results[0].text;
+}
+
+TEST(ProcessCommunicator, APeerThatFailsMidCallMakesTheOthersFailNamingIt) {
+  const auto results = run_forked(2, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    auto options = job_options("ring");
+    options.timeout = 10s;
+    ProcessCommunicator comm(bootstrap, options);
+    std::vector<float> data(1000, 1.0f);
+    // Rank 1 passes a tensor that starts in its arena and runs past its end: its staging fails.
+    auto* arena_end = static_cast<std::byte*>(comm.allocate_shared(8 << 20)) + (8 << 20) - 64;
+    void* where = rank == 1 ? static_cast<void*>(arena_end) : static_cast<void*>(data.data());
+    std::vector<std::vector<TensorView>> grads{{TensorView(where, 1000, DType::f32)}};
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      comm.allreduce(grads);
+    } catch (const Error& error) {
+      return std::string(error.what()) + (std::chrono::steady_clock::now() - start < 5s ? "" : " (too late)");
+    }
+    return "no error";
+  });
+  EXPECT_EQ(results[1].text, "rank 1: a tensor of 4000 bytes starts in the shared arena and runs past its end");
+  EXPECT_EQ(results[0].text,
+            "rank 1 failed: rank 1: a tensor of 4000 bytes starts in the shared arena and runs past its end");
+}
+
+TEST(ProcessCommunicator, NothingIsLeftInDevShm) {
+  const auto before = std::distance(std::filesystem::directory_iterator("/dev/shm"), {});
+  const auto results = run_forked(2, [](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    ProcessCommunicator comm(bootstrap, job_options("ring"));
+    return run_process_job(comm, {DType::f32, ReduceOp::sum, false, false, {1000}}).empty() ? "ok" : "wrong";
+  });
+  for (const auto& result : results) EXPECT_EQ(result.text, "ok");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator("/dev/shm"), {}), before);
+}
+
+TEST(ProcessCommunicator, SingleProcessMatchesThreads) {
+  const auto results = run_forked(1, [](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    ProcessCommunicator comm(bootstrap, job_options("hierarchical", 4));
+    const auto problem = run_process_job(comm, {DType::f32, ReduceOp::sum, true, false, {333, 70000}});
+    return problem.empty() ? "ok" : problem;
+  });
+  EXPECT_EQ(results[0].text, "ok");
+}
+
+TEST(ProcessCommunicator, RejectsBadOptions) {
+  auto bootstrap = std::make_shared<StoreBootstrap>(std::make_shared<FileStore>(fresh_store_directory()), 0, 1);
+  ProcessCommunicatorOptions options;
+  options.local_devices = 0;
+  expect_contains(thrown_message<InvalidArgument>([&] { ProcessCommunicator(bootstrap, options); }), {"local_devices must be >= 1, got 0"});
+  options = {};
+  options.timeout = 0ms;
+  expect_contains(thrown_message<InvalidArgument>([&] { ProcessCommunicator(bootstrap, options); }), {"timeout must be at least 1 ms"});
+  options = {};
+  options.groups = {{0}, {0}};
+  expect_contains(thrown_message<InvalidArgument>([&] { ProcessCommunicator(bootstrap, options); }), {"groups are not a partition"});
+  expect_contains(thrown_message<InvalidArgument>([&] { ProcessCommunicator(nullptr, {}); }), {"needs a bootstrap"});
+}
+
+}  // namespace
+}  // namespace meshreduce::testing

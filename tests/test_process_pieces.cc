@@ -1,0 +1,304 @@
+// The process executor's pieces alone: the per-process lowering (what each process waits for and
+// whose memory it touches), the layout exchange's check, the arena allocator, the file store and
+// the store bootstrap.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "exec/processes/layout_exchange.h"
+#include "exec/processes/machines.h"
+#include "exec/processes/process_program.h"
+#include "exec/processes/shared_arena.h"
+#include "exec/processes/shm_segment.h"
+#include "meshreduce/bootstrap.h"
+#include "plan/program.h"
+#include "process_fork.h"
+#include "test_support.h"
+
+namespace meshreduce::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+Schedule ring_schedule(int devices, std::int64_t count) {
+  AlgorithmRequest request;
+  request.num_devices = devices;
+  request.count = count;
+  return build_schedule(find_algorithm("ring"), request);
+}
+
+TEST(ProcessProgram, EachProcessRunsItsOwnStepsAndWaitsOnlyForOtherProcesses) {
+  const Schedule schedule = ring_schedule(4, 4000);
+  std::vector<Bucket> buckets{{DType::f32, 4000, 0, {{0, 0, 4000}}}};
+  const auto program = detail::lower_schedule(schedule, buckets, 1000);
+  const std::vector<TensorSpec> layout{{4000, DType::f32}};
+  const auto map = detail::make_process_map(std::vector<int>{2, 2});  // devices {0,1} and {2,3}
+  std::set<int> all_steps;
+  for (int rank = 0; rank < 2; ++rank) {
+    const auto lowered = detail::lower_for_process(schedule, program, layout, map, rank, std::size_t{1} << 30);
+    for (const auto& local : lowered.steps) {
+      EXPECT_EQ(map.process_of[static_cast<std::size_t>(schedule.steps[static_cast<std::size_t>(local.step)].device)], rank);
+      EXPECT_TRUE(all_steps.insert(local.step).second) << "step " << local.step << " runs twice";
+      // Waits: exactly the dependencies on other processes' steps.
+      std::set<int> remote;
+      for (int dep : schedule.steps[static_cast<std::size_t>(local.step)].deps)
+        if (lowered.step_process[static_cast<std::size_t>(dep)] != rank) remote.insert(dep);
+      std::set<int> waits(lowered.waits.begin() + local.first_wait, lowered.waits.begin() + local.first_wait + local.waits);
+      EXPECT_EQ(waits, remote) << "step " << local.step;
+      for (int p = 0; p < local.peers; ++p) EXPECT_NE(lowered.peers[static_cast<std::size_t>(local.first_peer + p)], rank);
+    }
+    // Final waits: every other process's step that reads or writes this process's devices.
+    std::set<int> touching;
+    for (std::size_t s = 0; s < schedule.steps.size(); ++s) {
+      const Step& step = schedule.steps[s];
+      if (map.process_of[static_cast<std::size_t>(step.device)] == rank) continue;
+      for (const auto* refs : {&step.srcs, &step.dsts})
+        for (const BufferRef& ref : *refs)
+          if (map.process_of[static_cast<std::size_t>(ref.device)] == rank) touching.insert(static_cast<int>(s));
+    }
+    EXPECT_EQ(std::set<int>(lowered.final_waits.begin(), lowered.final_waits.end()), touching);
+    EXPECT_FALSE(touching.empty());
+    // Every range of the segment is aligned and inside it, and no two overlap.
+    const auto& segment = lowered.layouts[static_cast<std::size_t>(rank)];
+    std::vector<std::pair<std::size_t, std::size_t>> ranges{{segment.ready, 8}, {segment.failed, 8},
+                                                            {segment.flags, 8 * schedule.steps.size()}};
+    for (std::size_t i = 0; i < segment.staging_input.size(); ++i) {
+      ranges.emplace_back(segment.staging_input[i], 16000);
+      ranges.emplace_back(segment.staging_output[i], 16000);
+    }
+    std::sort(ranges.begin(), ranges.end());
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+      EXPECT_EQ(ranges[i].first % detail::kSegmentAlignment, 0u);
+      EXPECT_LE(ranges[i].first + ranges[i].second, i + 1 < ranges.size() ? ranges[i + 1].first : segment.bytes);
+    }
+  }
+  EXPECT_EQ(all_steps.size(), schedule.steps.size());
+}
+
+TEST(ProcessProgram, RejectsSegmentsPastTheLimitAndProcessesWithoutDevices) {
+  const Schedule schedule = ring_schedule(2, 4000);
+  std::vector<Bucket> buckets{{DType::f32, 4000, 0, {{0, 0, 4000}}}};
+  const auto program = detail::lower_schedule(schedule, buckets, 1000);
+  const std::vector<TensorSpec> layout{{4000, DType::f32}};
+  const auto map = detail::make_process_map(std::vector<int>{1, 1});
+  expect_contains(thrown_message<InvalidArgument>([&] { detail::lower_for_process(schedule, program, layout, map, 0, 20000); }),
+                  {"its shared segment would exceed 20000 bytes"});
+  const std::vector<TensorSpec> huge{{std::int64_t{1} << 62, DType::f64}};
+  expect_contains(thrown_message<InvalidArgument>([&] { detail::lower_for_process(schedule, program, huge, map, 0, 1 << 30); }),
+                  {"does not fit a shared segment"});
+  expect_contains(thrown_message<InvalidArgument>([&] { detail::make_process_map(std::vector<int>{1, 0}); }),
+                  {"process 1 holds 0 devices"});
+}
+
+// The schedule without its signals (transfers of no data, which the verifier does not take as
+// steps): each dependency on a signal becomes one on what the signal waited for.
+Schedule without_signals(const Schedule& schedule) {
+  Schedule result = schedule;
+  result.steps.clear();
+  std::vector<std::vector<int>> becomes(schedule.steps.size());
+  for (std::size_t s = 0; s < schedule.steps.size(); ++s) {
+    const Step& step = schedule.steps[s];
+    std::set<int> deps;
+    for (int dep : step.deps)
+      for (int d : becomes[static_cast<std::size_t>(dep)]) deps.insert(d);
+    if (step.srcs.empty() && step.dsts.empty()) {
+      becomes[s].assign(deps.begin(), deps.end());
+      continue;
+    }
+    Step kept = step;
+    kept.deps.assign(deps.begin(), deps.end());
+    becomes[s] = {result.add(std::move(kept))};
+  }
+  return result;
+}
+
+// Every algorithm split over machines of two processes of two devices each: still a correct
+// allreduce (the verifier's proof, in place and out), and only transfers cross machines.
+TEST(SplitByMachine, OnlyTransfersCrossMachinesAndEverySplitScheduleStaysCorrect) {
+  const auto map = detail::make_process_map(std::vector<int>{2, 2, 2, 2});
+  const std::vector<int> machine_of{0, 0, 1, 1};
+  const auto machine = [&](int device) { return machine_of[static_cast<std::size_t>(map.process_of[static_cast<std::size_t>(device)])]; };
+  for (const Algorithm& algorithm : algorithms()) {
+    AlgorithmRequest request;
+    request.num_devices = 8;
+    request.groups = {{0, 1, 2, 3}, {4, 5, 6, 7}};
+    request.count = 1000;
+    request.options.chunk_elements = 300;
+    const Topology flat = flat_topology(8);
+    request.topology = &flat;
+    request.topology_devices = iota_devices(8);
+    if (algorithm.decline(request)) continue;
+    const Schedule original = build_schedule(algorithm, request);
+    const auto split = detail::split_by_machine(original, map, machine_of);
+    ASSERT_EQ(split.receiver.size(), split.schedule.steps.size());
+    const auto report = verify_schedule(without_signals(split.schedule));
+    EXPECT_TRUE(report.ok) << algorithm.name << ": " << report.violation;
+    int transfers = 0;
+    std::int64_t crossing = 0;
+    for (std::size_t s = 0; s < split.schedule.steps.size(); ++s) {
+      const Step& step = split.schedule.steps[s];
+      const int runner = machine(step.device);
+      if (split.receiver[s] >= 0) {
+        ++transfers;
+        EXPECT_EQ(step.kind, StepKind::copy);
+        for (const BufferRef& src : step.srcs) EXPECT_EQ(machine(src.device), runner);
+        for (const BufferRef& dst : step.dsts) EXPECT_EQ(map.process_of[static_cast<std::size_t>(dst.device)], split.receiver[s]);
+        crossing += step.count;
+      } else {
+        for (const auto* refs : {&step.srcs, &step.dsts})
+          for (const BufferRef& ref : *refs) EXPECT_EQ(machine(ref.device), runner) << algorithm.name << " step " << s;
+      }
+      // A dependency is known where the step runs: on its machine, or it is a transfer to it.
+      for (int dep : step.deps) {
+        const int receiver = split.receiver[static_cast<std::size_t>(dep)];
+        const int known = receiver >= 0 ? machine_of[static_cast<std::size_t>(receiver)]
+                                        : machine(split.schedule.steps[static_cast<std::size_t>(dep)].device);
+        EXPECT_EQ(known, runner) << algorithm.name << " step " << s << " dep " << dep;
+      }
+    }
+    EXPECT_GT(transfers, 0) << algorithm.name;
+    if (algorithm.name == "hierarchical-rs") {
+      // Between machines only 1/(devices per machine) of the data, each way: 2 x 4 x 1000/4.
+      EXPECT_EQ(crossing, 2 * 4 * 1000 / 4) << "elements moved between machines";
+    }
+  }
+  // One machine: nothing changes.
+  AlgorithmRequest request;
+  request.num_devices = 8;
+  request.count = 100;
+  const Schedule ring = build_schedule(find_algorithm("ring"), request);
+  const auto same = detail::split_by_machine(ring, map, std::vector<int>{0, 0, 0, 0});
+  EXPECT_EQ(same.schedule.steps.size(), ring.steps.size());
+}
+
+TEST(LayoutExchange, NamesTheFirstDifferenceWithBothRanksAndValues) {
+  const std::vector<TensorSpec> a{{100, DType::f32}, {7, DType::f64}};
+  const std::vector<TensorSpec> b{{100, DType::f32}, {7, DType::i32}};
+  const std::vector<TensorSpec> c{{100, DType::f32}};
+  const auto text = [](std::span<const TensorSpec> layout, ReduceOp op) {
+    return detail::encode(detail::describe_layout(layout, op, "ring"));
+  };
+  EXPECT_EQ(detail::first_mismatch(std::vector<std::string>{text(a, ReduceOp::sum), text(a, ReduceOp::sum)}), std::nullopt);
+  EXPECT_EQ(detail::first_mismatch(std::vector<std::string>{text(a, ReduceOp::sum), text(a, ReduceOp::sum), text(b, ReduceOp::sum)}),
+            "rank 0 has tensor 1 = f64 x 7, rank 2 has tensor 1 = i32 x 7");
+  EXPECT_EQ(detail::first_mismatch(std::vector<std::string>{text(a, ReduceOp::sum), text(c, ReduceOp::sum)}),
+            "rank 0 has tensors = 2, rank 1 has tensors = 1");
+  EXPECT_EQ(detail::first_mismatch(std::vector<std::string>{text(a, ReduceOp::sum), text(a, ReduceOp::max)}),
+            "rank 0 has op = sum, rank 1 has op = max");
+}
+
+TEST(ArenaAllocator, AllocatesAlignedBlocksAndCoalescesFreedOnes) {
+  detail::ArenaAllocator arena(1024);
+  const auto a = arena.allocate(100);
+  const auto b = arena.allocate(500);
+  const auto c = arena.allocate(64);
+  EXPECT_EQ(a % 64, 0u);
+  EXPECT_EQ(b, 128u);
+  EXPECT_EQ(c, 640u);
+  expect_contains(thrown_message<InvalidArgument>([&] { arena.allocate(512); }), {"no free block of 512 bytes"});
+  arena.free(b);
+  arena.free(a);
+  EXPECT_EQ(arena.allocate(640), 0u);  // a and b joined again
+  expect_contains(thrown_message<InvalidArgument>([&] { arena.free(5); }), {"offset 5 is not an allocated block"});
+  expect_contains(thrown_message<InvalidArgument>([&] { arena.allocate(4096); }), {"4096 bytes asked of an arena of 1024"});
+}
+
+TEST(ShmSegment, PeersSeeTheOwnersBytesAndTheNameIsGoneAfterUnlink) {
+  auto owner = detail::ShmSegment::create("meshreduce-test", 4096);
+  owner.data()[100] = std::byte{42};
+  auto peer = detail::ShmSegment::open(owner.name(), 4096);
+  EXPECT_EQ(peer.data()[100], std::byte{42});
+  expect_contains(thrown_message<Error>([&] { detail::ShmSegment::open(owner.name(), 8192); }), {"holds 4096 bytes, expected 8192"});
+  owner.unlink();
+  expect_contains(thrown_message<Error>([&] { detail::ShmSegment::open(owner.name(), 4096); }), {"cannot open peer segment"});
+  peer.data()[7] = std::byte{9};
+  EXPECT_EQ(owner.data()[7], std::byte{9});  // still shared while mapped
+}
+
+TEST(FileStore, SetsGetsAndTimesOutNamingTheKey) {
+  FileStore store(fresh_store_directory());
+  store.set("a/b", "value\n\0x");
+  EXPECT_EQ(store.get("a/b", 10ms), std::string("value\n\0x"));
+  expect_contains(thrown_message<TimeoutError>([&] { store.get("missing", 20ms); }), {"key 'missing' was not set within 20 ms"});
+  expect_contains(thrown_message<InvalidArgument>([&] { store.set("a b", "x"); }), {"key 'a b' must be made of"});
+  expect_contains(thrown_message<InvalidArgument>([&] { store.set("../x", "x"); }), {"key '../x'"});
+  store.erase("a/b");
+  EXPECT_THROW(store.get("a/b", 1ms), TimeoutError);
+}
+
+TEST(TcpStore, SetsGetsWaitsAndTimesOutNamingTheKey) {
+  TcpStoreServer server;
+  TcpStore store("127.0.0.1", server.port(), 1s);
+  TcpStore other("localhost", server.port(), 1s);
+  store.set("a", std::string("value\n\0x", 8));
+  EXPECT_EQ(other.get("a", 100ms), std::string("value\n\0x", 8));
+  expect_contains(thrown_message<TimeoutError>([&] { store.get("missing", 30ms); }), {"key 'missing' was not set within 30 ms"});
+  // A get waits in the server until another client sets the key.
+  std::thread setter([&] {
+    std::this_thread::sleep_for(20ms);
+    other.set("later", "here");
+  });
+  EXPECT_EQ(store.get("later", 5s), "here");  // also: the connection recovered from the timeout
+  setter.join();
+  store.erase("a");
+  EXPECT_THROW(store.get("a", 10ms), TimeoutError);  // one connection: the erase came first
+  const int port = server.port();
+  expect_contains(thrown_message<TimeoutError>([&] { TcpStore("127.0.0.1", 1, 50ms); }), {"no server at 127.0.0.1:1 within 50 ms"});
+  expect_contains(thrown_message<InvalidArgument>([&] { TcpStoreServer(70000); }), {"port 70000 is outside"});
+  EXPECT_GT(port, 0);
+}
+
+TEST(StoreBootstrap, WorksOverATcpStoreAcrossProcesses) {
+  // A free port, served by rank 0 once forked (no thread may run across fork()).
+  int port = 0;
+  { TcpStoreServer probe; port = probe.port(); }
+  const auto results = run_forked(3, [port](int rank, std::shared_ptr<Bootstrap>) -> std::string {
+    std::unique_ptr<TcpStoreServer> server;
+    if (rank == 0) server = std::make_unique<TcpStoreServer>(port);
+    auto store = std::make_shared<TcpStore>("127.0.0.1", port, 10s);
+    StoreBootstrap bootstrap(store, rank, 3, "tcp");
+    std::string all;
+    for (int round = 0; round < 3; ++round)
+      for (const auto& blob : bootstrap.all_gather(std::to_string(rank * 10 + round), 10s)) all += blob + ",";
+    // Rank 0's server must outlive everyone's last read: each says when it is done.
+    store->set("done/" + std::to_string(rank), "");
+    if (rank == 0)
+      for (int r = 1; r < 3; ++r) store->get("done/" + std::to_string(r), 10s);
+    return all;
+  });
+  for (const auto& result : results) EXPECT_EQ(result.text, "0,10,20,1,11,21,2,12,22,");
+}
+
+TEST(StoreBootstrap, GathersEveryRanksBlobInRankOrderAcrossProcesses) {
+  const auto results = run_forked(4, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    std::string all;
+    for (int round = 0; round < 5; ++round) {
+      for (const auto& blob : bootstrap->all_gather("r" + std::to_string(rank) + "x" + std::to_string(round), 10s))
+        all += blob + ",";
+      bootstrap->barrier(10s);
+    }
+    return all;
+  });
+  std::string expected;
+  for (int round = 0; round < 5; ++round)
+    for (int rank = 0; rank < 4; ++rank) expected += "r" + std::to_string(rank) + "x" + std::to_string(round) + ",";
+  for (const auto& result : results) EXPECT_EQ(result.text, expected);
+}
+
+TEST(StoreBootstrap, ARankThatNeverArrivesIsATimeoutNamingIt) {
+  const auto results = run_forked(3, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    if (rank == 2) return "absent";
+    bootstrap->all_gather("x", 100ms);
+    return "no error";
+  });
+  for (int r : {0, 1})
+    expect_contains(results[static_cast<std::size_t>(r)].text,
+                    {"exception: bootstrap: rank " + std::to_string(r) + " waited 100 ms for rank 2 in exchange 0"});
+  auto store = std::make_shared<FileStore>(fresh_store_directory());
+  expect_contains(thrown_message<InvalidArgument>([&] { StoreBootstrap(store, 3, 3); }), {"rank 3 is outside 0..2"});
+}
+
+}  // namespace
+}  // namespace meshreduce::testing

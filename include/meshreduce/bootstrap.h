@@ -16,18 +16,6 @@
 
 namespace meshreduce {
 
-// A wait ran past its deadline; the message names the rank and what it waited for.
-class TimeoutError : public Error {
- public:
-  using Error::Error;
-};
-
-// Another process of the job failed; the message names its rank and its own error.
-class PeerError : public Error {
- public:
-  using Error::Error;
-};
-
 using Milliseconds = std::chrono::milliseconds;
 
 class Bootstrap {

@@ -58,4 +58,10 @@ class TimeoutError : public Error {
   using Error::Error;
 };
 
+// Another process of the job failed; the message names its rank and its own error.
+class PeerError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace meshreduce

@@ -154,18 +154,9 @@ struct Communicator::Impl {
     cached.plan.buckets = make_buckets(layout, options.bucketing);
     std::vector<AlgorithmRequest> requests;
     for (const Bucket& bucket : cached.plan.buckets) requests.push_back(request_for(bucket, op));
-    if (algorithm == nullptr) {
-      detail::LayoutPlan planned = detail::plan_layout(requests, predictor());
-      cached.plan.choices = std::move(planned.choices);
-      cached.plan.schedule = std::move(planned.schedule);
-    } else {
-      std::vector<Schedule> parts;
-      for (const AlgorithmRequest& request : requests) {
-        cached.plan.choices.push_back({std::string(algorithm->name), 0});
-        parts.push_back(build_schedule(*algorithm, request));
-      }
-      cached.plan.schedule = merge_schedules(std::move(parts));
-    }
+    detail::LayoutPlan planned = detail::plan_call(requests, algorithm, predictor());
+    cached.plan.choices = std::move(planned.choices);
+    cached.plan.schedule = std::move(planned.schedule);
     cached.plan.schedule.num_devices = static_cast<int>(options.devices.size());
     cached.plan.schedule.op = op;
     if (cached.plan.schedule.algorithm.empty()) cached.plan.schedule.algorithm = options.algorithm;

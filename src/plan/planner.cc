@@ -96,4 +96,23 @@ LayoutPlan plan_layout(std::span<const AlgorithmRequest> requests, const Predict
   return plan;
 }
 
+LayoutPlan plan_call(std::span<const AlgorithmRequest> requests, const Algorithm* named, const Predictor& predict) {
+  LayoutPlan plan;
+  if (named == nullptr) {
+    plan = plan_layout(requests, predict);
+  } else {
+    std::vector<Schedule> parts;
+    for (const AlgorithmRequest& request : requests) {
+      plan.choices.push_back({std::string(named->name), 0});
+      parts.push_back(build_schedule(*named, request));
+    }
+    plan.schedule = merge_schedules(std::move(parts));
+  }
+  if (!requests.empty()) {
+    plan.schedule.num_devices = requests.front().num_devices;
+    plan.schedule.op = requests.front().op;
+  }
+  return plan;
+}
+
 }  // namespace meshreduce::detail

@@ -45,4 +45,8 @@ struct LayoutPlan {
 // Throws Unsupported when some bucket has no algorithm.
 LayoutPlan plan_layout(std::span<const AlgorithmRequest> requests, const Predictor& predict);
 
+// A call's plan with a named algorithm for every bucket, or, when `named` is null, the one
+// plan_layout() predicts fastest. num_devices and op of the schedule are set either way.
+LayoutPlan plan_call(std::span<const AlgorithmRequest> requests, const Algorithm* named, const Predictor& predict);
+
 }  // namespace meshreduce::detail

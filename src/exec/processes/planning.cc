@@ -1,6 +1,5 @@
 #include "exec/processes/planning.h"
 
-#include <map>
 #include <string>
 #include <utility>
 
@@ -42,23 +41,11 @@ Plan plan_for_processes(std::span<const TensorSpec> layout, ReduceOp op, int num
   Plan plan;
   plan.layout.assign(layout.begin(), layout.end());
   plan.buckets = make_buckets(layout, options.bucketing);
-  std::map<std::pair<std::int64_t, DType>, BucketChoice> memo;
-  std::vector<Schedule> parts;
-  for (const Bucket& bucket : plan.buckets) {
-    const AlgorithmRequest request = request_for(bucket);
-    BucketChoice choice;
-    if (named != nullptr) {
-      choice = {std::string(named->name), 0};
-    } else if (auto found = memo.find({bucket.count, bucket.dtype}); found != memo.end()) {
-      choice = found->second;
-    } else {
-      const auto pick = choose_algorithm_for_threads(request, costs, run);
-      choice = memo[{bucket.count, bucket.dtype}] = {std::string(pick.algorithm->name), pick.predicted_s};
-    }
-    plan.choices.push_back(choice);
-    parts.push_back(build_schedule(find_algorithm(choice.algorithm), request));
-  }
-  plan.schedule = merge_schedules(std::move(parts));
+  std::vector<AlgorithmRequest> requests;
+  for (const Bucket& bucket : plan.buckets) requests.push_back(request_for(bucket));
+  LayoutPlan planned = plan_call(requests, named, thread_predictor(costs, run));
+  plan.choices = std::move(planned.choices);
+  plan.schedule = std::move(planned.schedule);
   plan.schedule.num_devices = num_devices;
   plan.schedule.op = op;
   if (plan.schedule.algorithm.empty()) plan.schedule.algorithm = options.algorithm;

@@ -266,8 +266,13 @@ void ProcessExecution::run_step(const LocalStep& local) {
                 std::span(destinations_.data(), static_cast<std::size_t>(piece.destinations)), piece.stream});
     streamed = streamed || piece.stream;
   }
-  // Non-temporal stores are not ordered by a release store: fence them before the flag.
-  if (streamed) std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Non-temporal stores (x86) are not ordered by a release store: fence them before the flag.
+  // Elsewhere the kernels' streaming stores are plain stores, which the release orders.
+#if defined(__x86_64__) || defined(__i386__)
+  if (streamed) __builtin_ia32_sfence();
+#else
+  (void)streamed;
+#endif
   const auto rank = static_cast<std::size_t>(lowered_.rank);
   shared_flag(peers_[rank].plan, lowered_.layouts[rank].flag(local.step)).store(call_, std::memory_order_release);
 }

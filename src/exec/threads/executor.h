@@ -44,9 +44,9 @@ class ThreadExecution {
   // A piece that raises ends the call with ExecutionError (OutOfMemory for std::bad_alloc); a
   // call still unfinished after control.timeout ends with TimeoutError naming the pieces in
   // progress. Either way every worker has left the call when run() throws, and the next call
-  // starts afresh. A worker that stays inside one piece for a whole further timeout after the
-  // call was cancelled would still write the caller's buffers: the process aborts then
-  // (ThreadPool::help), since returning would be unsafe.
+  // starts afresh. A worker that stays inside one piece for a further timeout (at least 30 s)
+  // after the call was cancelled would still write the caller's buffers: the process aborts
+  // then (ThreadPool::help), since returning would be unsafe.
   void run(ThreadPool& pool, const CallBuffers& buffers, const ExecutionControl& control = {});
 
   // The default inline limit: one thread moves 256 KiB

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <numeric>
 #include <unordered_map>
 #include <utility>
 
@@ -72,6 +73,9 @@ decltype(auto) out_of_memory_is_typed(const char* doing, Body&& body) {
 struct Communicator::Impl {
   CommunicatorOptions options;
   Topology topology;
+  // The topology device of each position: the ids given with a topology; without one, positions
+  // 0..K-1 of a flat topology of exactly K devices, whatever the ids.
+  std::vector<int> topology_devices;
   std::vector<std::vector<int>> groups;
   const Algorithm* algorithm = nullptr;
   detail::ThreadPool pool;
@@ -103,6 +107,13 @@ struct Communicator::Impl {
     }
     const int size = static_cast<int>(options.devices.size());
     groups = options.groups.empty() ? groups_from_topology(topology, options.devices) : options.groups;
+    if (options.topology) {
+      topology_devices = options.devices;
+    } else {
+      topology = flat_topology(size);
+      topology_devices.resize(options.devices.size());
+      std::iota(topology_devices.begin(), topology_devices.end(), 0);
+    }
     AlgorithmRequest whole;
     whole.num_devices = size;
     if (auto problem = detail::check_partition(groups.empty() ? detail::effective_groups(whole) : groups, size))
@@ -117,7 +128,7 @@ struct Communicator::Impl {
   // The cost model "auto" plans with: this machine's threads, or the simulator on the topology.
   detail::Predictor predictor() const {
     return thread_costs ? detail::thread_predictor(*thread_costs, run_options())
-                        : detail::simulator_predictor(topology, options.devices, options.simulation);
+                        : detail::simulator_predictor(topology, topology_devices, options.simulation);
   }
 
   ThreadRunOptions run_options() const { return {options.piece_elements, options.stream_min_bytes, options.inline_bytes}; }
@@ -126,10 +137,8 @@ struct Communicator::Impl {
     AlgorithmRequest request;
     request.num_devices = static_cast<int>(options.devices.size());
     request.groups = groups;
-    if (options.topology) {
-      request.topology = &topology;
-      request.topology_devices = options.devices;
-    }
+    request.topology = &topology;
+    request.topology_devices = topology_devices;
     request.count = bucket.count;
     request.dtype = bucket.dtype;
     request.op = op;

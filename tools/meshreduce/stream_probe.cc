@@ -79,19 +79,22 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
   std::vector<std::uint64_t> sinks(workers);
   std::vector<std::vector<const void*>> srcs(workers, std::vector<const void*>(ks));
   std::vector<std::vector<void*>> dsts(workers, std::vector<void*>(ks));
+  std::vector<std::vector<void*>> in_place(workers, std::vector<void*>(ks));  // the inputs, as outputs
   const auto point = [&](std::size_t w, std::size_t begin) {
     for (std::size_t i = 0; i < ks; ++i) {
       srcs[w][i] = inputs[i].data + begin;
       dsts[w][i] = outputs[i].data + begin;
+      in_place[w][i] = inputs[i].data + begin;
     }
   };
-  const auto reduce = [&](std::size_t w, std::size_t length, std::size_t destinations, bool stream) {
+  const auto reduce = [&](std::size_t w, std::size_t length, std::size_t destinations, bool stream,
+                          bool into_inputs = false) {
     detail::KernelArgs args;
     args.kind = StepKind::reduce;
     args.dtype = DType::f32;
     args.count = static_cast<std::int64_t>(length / sizeof(float));
     args.srcs = std::span<const void* const>(srcs[w]);
-    args.dsts = std::span<void* const>(dsts[w].data(), destinations);
+    args.dsts = std::span<void* const>((into_inputs ? in_place : dsts)[w].data(), destinations);
     args.stream = stream;
     detail::run_kernel(args);
   };
@@ -137,6 +140,11 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
       {"reduce " + kk + "->" + kk, 2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true); }},
       {"reduce " + kk + "->" + kk + " (cached stores)", 2 * k * s,
        [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false); }},
+      // An in-place allreduce writes the lines it has just read, which a store to a line already
+      // in the cache does without first reading it: the same bytes, moved faster.
+      {"reduce " + kk + "->" + kk + " in place", 2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true, true); }},
+      {"reduce " + kk + "->" + kk + " in place (cached stores)", 2 * k * s,
+       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false, true); }},
   };
 
   StreamProbe probe;

@@ -185,13 +185,20 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
     std::size_t cursor = 0;
     for (int r = 0; r <= rounds; ++r) {  // round 0, a whole pass, is untimed
       const std::size_t first = cursor;
-      end = first + (r == 0 ? std::max(pieces, round_pieces) : round_pieces);
-      next.store(first, std::memory_order_relaxed);
+      const std::size_t round_end = first + (r == 0 ? std::max(pieces, round_pieces) : round_pieces);
       const auto start = std::chrono::steady_clock::now();
-      pool.help(body);
+      // One help() per pass over the buffers: within a pass no two pieces share an address, and
+      // help() returns only when every thread has left the pass, so no thread writes a piece
+      // while another still works on the same piece of the pass before.
+      for (std::size_t pass = first; pass < round_end;) {
+        end = std::min(round_end, (pass / pieces + 1) * pieces);
+        next.store(pass, std::memory_order_relaxed);
+        pool.help(body);
+        pass = end;
+      }
       const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-      cursor = end;
-      if (r > 0) rates.push_back(traffic_of(first, end) / elapsed.count() / 1e9);
+      cursor = round_end;
+      if (r > 0) rates.push_back(traffic_of(first, round_end) / elapsed.count() / 1e9);
     }
     ProbeKernel result{kernel.name, *std::max_element(rates.begin(), rates.end()), median(rates)};
     if (result.best_gbps > probe.best_gbps) {

@@ -11,6 +11,7 @@
 
 #include "meshreduce/communicator.h"
 #include "meshreduce/workload.h"
+#include "measures.h"
 #include "sizes.h"
 
 namespace meshreduce::cli {
@@ -101,10 +102,5 @@ struct CallTiming {
 CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp op, bool in_place, int warmup,
                       int iterations);
 
-
-// nccl-tests' figures for an allreduce of `bytes` per device over `devices` in `seconds`.
-double algbw_gbps(std::int64_t bytes, double seconds);
-double busbw_gbps(std::int64_t bytes, double seconds, int devices);
-double median(std::vector<double> values);
 
 }  // namespace meshreduce::cli

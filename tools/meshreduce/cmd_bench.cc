@@ -96,10 +96,9 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
   const double t = timing.median_s;
   const std::int64_t bytes = buffers.bytes_per_device();
   Result result{t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, -1, 0};
-  const std::int64_t footprint = buffers.footprint_bytes();
   if (probes != nullptr && t > 0) {
-    result.probe_gbps = probes->best_gbps(footprint);
-    result.bound = probes->bound_seconds(bytes, footprint) / t;
+    result.probe_gbps = probes->best_gbps(bytes, in_place);
+    result.bound = probes->bound_seconds(bytes, in_place) / t;
   }
   return result;
 }
@@ -122,10 +121,13 @@ void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, co
                 human_bytes(static_cast<double>(probe->round_bytes)).c_str());
     for (const ProbeKernel& kernel : probe->kernels)
       std::printf(" %s %.1f (%.1f);", kernel.name.c_str(), kernel.best_gbps, kernel.median_gbps);
+    const ProbeKernel* out_of_place = best_kernel_for(*probe, false);
+    const ProbeKernel* in_place = best_kernel_for(*probe, true);
     std::printf("\n# bound: an allreduce of S bytes per device over K moves >= 2 K S bytes, so t >= 2 K S / B with"
-                " B = %.2f GB/s (%s);\n# calls whose buffers take less than %s use B over buffers of their size if"
-                " higher (caches); \"bound\" = that time / measured time (<= 1)\n",
-                probe->best_gbps, probe->best_kernel.c_str(), human_bytes(static_cast<double>(probe->bytes)).c_str());
+                " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place;\n# calls whose buffers take less than %s"
+                " use B over buffers of their size if higher (caches); \"bound\" = that time / measured time (<= 1)\n",
+                out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps, in_place->name.c_str(),
+                human_bytes(static_cast<double>(probe->bytes)).c_str());
   }
   std::printf("#%75s%41s\n", "out-of-place", "in-place");
   std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s\n", "size", "count", "type", "redop",
@@ -210,7 +212,8 @@ void run_bench(const BenchOptions& bench) {
       const StreamProbe* probe = &probes->main();
       nlohmann::json kernels = nlohmann::json::array();
       for (const ProbeKernel& kernel : probe->kernels)
-        kernels.push_back({{"name", kernel.name}, {"best_gbps", kernel.best_gbps}, {"median_gbps", kernel.median_gbps}});
+        kernels.push_back({{"name", kernel.name}, {"best_gbps", kernel.best_gbps}, {"median_gbps", kernel.median_gbps},
+                           {"in_place", kernel.in_place}, {"buffers_touched", kernel.buffers_touched}});
       out["probe"] = {{"threads", probe->threads}, {"bytes", probe->bytes}, {"rounds", probe->rounds}, {"round_bytes", probe->round_bytes},
                       {"best_gbps", probe->best_gbps}, {"best_kernel", probe->best_kernel}, {"kernels", kernels}};
     }

@@ -18,7 +18,7 @@
 #include <span>
 #include <thread>
 
-#include "cli_common.h"
+#include "measures.h"
 #include "exec/threads/kernels.h"
 #include "exec/threads/stream_kernels.h"
 #include "exec/threads/thread_pool.h"
@@ -124,27 +124,31 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
     std::string name;
     double traffic;  // bytes moved per pass over the buffers
     std::function<void(std::size_t worker, std::size_t length)> body;  // one piece, at point()
+    int buffers_touched;
+    bool in_place = false;
   };
   const double s = static_cast<double>(per_buffer);
   const std::string kk = std::to_string(k);
   // Non-temporal stores help when the data does not fit in the caches, cached stores when it does:
   // both are tried, and the faster counts.
   const std::vector<Kernel> kernels{
-      {"read", k * s, [&](std::size_t w, std::size_t n) { read(w, n); }},
-      {"write", k * s, [&](std::size_t w, std::size_t n) { write(w, n, true); }},
-      {"write (cached stores)", k * s, [&](std::size_t w, std::size_t n) { write(w, n, false); }},
-      {"copy", 2 * k * s, [&](std::size_t w, std::size_t n) { copy(w, n, true); }},
-      {"copy (memcpy)", 2 * k * s, [&](std::size_t w, std::size_t n) { copy(w, n, false); }},
-      {"reduce " + kk + "->1", (k + 1) * s, [&](std::size_t w, std::size_t n) { reduce(w, n, 1, true); }},
-      {"reduce " + kk + "->1 (cached stores)", (k + 1) * s, [&](std::size_t w, std::size_t n) { reduce(w, n, 1, false); }},
-      {"reduce " + kk + "->" + kk, 2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true); }},
+      {"read", k * s, [&](std::size_t w, std::size_t n) { read(w, n); }, k},
+      {"write", k * s, [&](std::size_t w, std::size_t n) { write(w, n, true); }, k},
+      {"write (cached stores)", k * s, [&](std::size_t w, std::size_t n) { write(w, n, false); }, k},
+      {"copy", 2 * k * s, [&](std::size_t w, std::size_t n) { copy(w, n, true); }, 2 * k},
+      {"copy (memcpy)", 2 * k * s, [&](std::size_t w, std::size_t n) { copy(w, n, false); }, 2 * k},
+      {"reduce " + kk + "->1", (k + 1) * s, [&](std::size_t w, std::size_t n) { reduce(w, n, 1, true); }, k + 1},
+      {"reduce " + kk + "->1 (cached stores)", (k + 1) * s, [&](std::size_t w, std::size_t n) { reduce(w, n, 1, false); },
+       k + 1},
+      {"reduce " + kk + "->" + kk, 2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true); }, 2 * k},
       {"reduce " + kk + "->" + kk + " (cached stores)", 2 * k * s,
-       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false); }},
+       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false); }, 2 * k},
       // An in-place allreduce writes the lines it has just read, which a store to a line already
       // in the cache does without first reading it: the same bytes, moved faster.
-      {"reduce " + kk + "->" + kk + " in place", 2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true, true); }},
+      {"reduce " + kk + "->" + kk + " in place", 2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true, true); },
+       k, true},
       {"reduce " + kk + "->" + kk + " in place (cached stores)", 2 * k * s,
-       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false, true); }},
+       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false, true); }, k, true},
   };
 
   StreamProbe probe;
@@ -200,7 +204,8 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
       cursor = round_end;
       if (r > 0) rates.push_back(traffic_of(first, round_end) / elapsed.count() / 1e9);
     }
-    ProbeKernel result{kernel.name, *std::max_element(rates.begin(), rates.end()), median(rates)};
+    ProbeKernel result{kernel.name, *std::max_element(rates.begin(), rates.end()), median(rates), kernel.buffers_touched,
+                       kernel.in_place};
     if (result.best_gbps > probe.best_gbps) {
       probe.best_gbps = result.best_gbps;
       probe.best_kernel = kernel.name;
@@ -213,19 +218,35 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
   return probe;
 }
 
-double BoundProbes::best_gbps(std::int64_t footprint) {
-  if (footprint >= main_.bytes) return main_.best_gbps;
-  auto found = by_footprint_.find(footprint);
-  if (found == by_footprint_.end()) {
-    const StreamProbe local = measure_stream_probe(devices_, footprint, threads_, kFootprintRounds);
-    found = by_footprint_.emplace(footprint, std::max(main_.best_gbps, local.best_gbps)).first;
-  }
-  return found->second;
+const ProbeKernel* best_kernel_for(const StreamProbe& probe, bool in_place, int working_set_buffers) {
+  const ProbeKernel* best = nullptr;
+  for (const ProbeKernel& kernel : probe.kernels)
+    if ((in_place || !kernel.in_place) && kernel.buffers_touched >= working_set_buffers &&
+        (best == nullptr || kernel.best_gbps > best->best_gbps))
+      best = &kernel;
+  return best;
 }
 
-double BoundProbes::bound_seconds(std::int64_t bytes, std::int64_t footprint) {
-  const double b = best_gbps(footprint);
-  return b > 0 ? 2.0 * devices_ * static_cast<double>(bytes) / (b * 1e9) : 0;
+namespace {
+double gbps_of(const ProbeKernel* kernel) { return kernel != nullptr ? kernel->best_gbps : 0; }
+}  // namespace
+
+double BoundProbes::best_gbps(std::int64_t bytes_per_device, bool in_place) {
+  const double main_gbps = gbps_of(best_kernel_for(main_, in_place));
+  const int k = std::max(devices_, 2);  // as the probe's
+  const std::int64_t footprint = 2 * std::int64_t{k} * bytes_per_device;  // K inputs and K outputs
+  if (footprint >= main_.bytes) return main_gbps;
+  auto found = by_size_.find(bytes_per_device);
+  if (found == by_size_.end())
+    found = by_size_.emplace(bytes_per_device, measure_stream_probe(devices_, footprint, threads_, kFootprintRounds)).first;
+  // Buffers of S bytes: an in-place call touches K of them, an out-of-place one 2 K.
+  const int working_set = (in_place ? 1 : 2) * k;
+  return std::max(main_gbps, gbps_of(best_kernel_for(found->second, in_place, working_set)));
+}
+
+double BoundProbes::bound_seconds(std::int64_t bytes_per_device, bool in_place) {
+  const double b = best_gbps(bytes_per_device, in_place);
+  return b > 0 ? 2.0 * devices_ * static_cast<double>(bytes_per_device) / (b * 1e9) : 0;
 }
 
 }  // namespace meshreduce::cli

@@ -14,6 +14,12 @@ struct ProbeKernel {
   std::string name;       // "read", "write", "copy", "reduce 8->1", ...
   double best_gbps = 0;   // traffic rate of the fastest round
   double median_gbps = 0; // traffic rate of the median round
+  // Buffers of the per-buffer size the kernel touches: its working set (2 K for a K->K reduce, K
+  // for one in place), which decides how much of it the caches hold.
+  int buffers_touched = 0;
+  // Writes the lines it has just read (a store to a line already in the cache): only an in-place
+  // call can move its bytes that way.
+  bool in_place = false;
 };
 
 // A round moves about this much (about a millisecond at memory speed).
@@ -38,22 +44,29 @@ struct StreamProbe {
 StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int rounds,
                                  std::int64_t round_bytes = kProbeRoundBytes);
 
-// B for a call's footprint (the bytes its buffers take): the main probe's B for footprints at
-// least as large as the main probe's, else the higher of it and a probe over that footprint
-// (measured once per footprint, then remembered).
+// B for one kind of call: the best rate of the kernels that move bytes the way such a call can.
+// An out-of-place call cannot use the in-place kernels' trick. Over small buffers, whose data the
+// caches hold between calls, only kernels whose working set is at least the call's count (a
+// kernel over fewer bytes would find more of them in the caches than the call can).
+// Null when no kernel qualifies.
+const ProbeKernel* best_kernel_for(const StreamProbe& probe, bool in_place, int working_set_buffers = 0);
+
+// B for an allreduce of S bytes per device: the main probe's for calls whose buffers take at
+// least as much memory as the main probe's, else the higher of it and a probe over buffers of S
+// bytes (measured once per size, then remembered).
 class BoundProbes {
  public:
   BoundProbes(StreamProbe main, int devices, int threads) : main_(std::move(main)), devices_(devices), threads_(threads) {}
   const StreamProbe& main() const { return main_; }
-  double best_gbps(std::int64_t footprint);
-  // 2 K S / B(footprint): the least time of an allreduce of `bytes` per device.
-  double bound_seconds(std::int64_t bytes, std::int64_t footprint);
+  double best_gbps(std::int64_t bytes_per_device, bool in_place);
+  // 2 K S / B: the least time of an allreduce of `bytes_per_device`.
+  double bound_seconds(std::int64_t bytes_per_device, bool in_place);
 
  private:
   StreamProbe main_;
   int devices_;
   int threads_;
-  std::map<std::int64_t, double> by_footprint_;
+  std::map<std::int64_t, StreamProbe> by_size_;
 };
 
 }  // namespace meshreduce::cli

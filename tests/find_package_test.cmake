@@ -1,13 +1,20 @@
 # Installs meshreduce into a scratch prefix, builds examples/find_package against it with
 # find_package(meshreduce), runs it, and checks that the README shows that same program.
-set(prefix "${BINARY_DIR}/find_package_test/prefix")
-set(build "${BINARY_DIR}/find_package_test/build")
-file(REMOVE_RECURSE "${BINARY_DIR}/find_package_test")
+# With -DEXAMPLE=find_package_mpi (-DLAUNCH=<mpirun and its flags, a list>): the MPI component's
+# example, built with find_package(meshreduce COMPONENTS mpi) and run under mpirun; every rank
+# must print that its sum is right.
+if(NOT DEFINED EXAMPLE)
+  set(EXAMPLE find_package)
+endif()
+set(work "${BINARY_DIR}/${EXAMPLE}_test")
+set(prefix "${work}/prefix")
+set(build "${work}/build")
+file(REMOVE_RECURSE "${work}")
 execute_process(COMMAND ${CMAKE_COMMAND} --install "${BINARY_DIR}" --prefix "${prefix}" RESULT_VARIABLE rc OUTPUT_QUIET)
 if(rc)
   message(FATAL_ERROR "install failed: ${rc}")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} -S "${SOURCE_DIR}/examples/find_package" -B "${build}"
+execute_process(COMMAND ${CMAKE_COMMAND} -S "${SOURCE_DIR}/examples/${EXAMPLE}" -B "${build}"
                         -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(rc)
@@ -16,6 +23,14 @@ endif()
 execute_process(COMMAND ${CMAKE_COMMAND} --build "${build}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(rc)
   message(FATAL_ERROR "building the example failed:\n${out}")
+endif()
+if(EXAMPLE STREQUAL "find_package_mpi")
+  execute_process(COMMAND ${LAUNCH} "${build}/example_mpi" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc OR NOT out MATCHES "rank 0 of [0-9]+: sum ok" OR out MATCHES "WRONG")
+    message(FATAL_ERROR "the MPI example returned ${rc}: ${out}")
+  endif()
+  message(STATUS "MPI example ran: ${out}")
+  return()
 endif()
 execute_process(COMMAND "${build}/example" RESULT_VARIABLE rc OUTPUT_VARIABLE out)
 if(rc)

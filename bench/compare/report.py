@@ -3,8 +3,8 @@
 
 Reads RAW/<implementation>_k<K>_r<repetition>.json (the schema of `meshreduce bench --json`) and
 RAW/machine.json; per implementation, K and size takes the median time over repetitions, derives busbw
-from it, and compares meshreduce with the fastest peer of all variants, as installed and with the heap
-mitigation (speedup = best peer time / meshreduce time). meshreduce's "of bound" is the fraction of the
+from it, and compares each meshreduce variant (threads, processes, emulated machines) with the fastest peer of all
+variants, as installed and with the heap mitigation (speedup = best peer time / its time). meshreduce's "of bound" is the fraction of the
 streaming bound (t >= 2 K S / B, B measured by `meshreduce bench`'s probe in the same run) it reaches.
 Prints the table, writes it as Markdown (--table) and draws busbw against size as SVG (--plot), by hand:
 the standard library only.
@@ -19,8 +19,17 @@ import statistics
 import sys
 from collections import defaultdict
 
-ORDER = ["meshreduce", "openmpi", "openmpi-heap", "mpich", "mpich-heap", "gloo"]
-COLORS = {"meshreduce": "#d62728", "openmpi": "#1f77b4", "openmpi-heap": "#17becf", "mpich": "#2ca02c",
+ORDER = ["meshreduce", "mr-procs", "mr-procs-shared", "openmpi", "openmpi-heap", "mpich", "mpich-heap", "gloo",
+         "mr-2machines", "mr-2machines-ring", "openmpi-tcp"]
+# meshreduce's variants: threads of one process; processes under mpirun with private buffers
+# (copied in and out) and with buffers from its shared arena; two emulated machines of K/2
+# processes joined by MPI over TCP on loopback (hierarchical-rs, and a flat ring).
+OURS = ["meshreduce", "mr-procs", "mr-procs-shared", "mr-2machines", "mr-2machines-ring"]
+# Emulated machines are compared with MPI_Allreduce over TCP on loopback only (every pair over
+# TCP), not with the peers that share memory across all K.
+EMULATED = {"mr-2machines": "openmpi-tcp", "mr-2machines-ring": "openmpi-tcp"}
+COLORS = {"meshreduce": "#d62728", "mr-procs": "#9467bd", "mr-procs-shared": "#e377c2", "mr-2machines": "#8c564b",
+          "mr-2machines-ring": "#7f7f7f", "openmpi-tcp": "#aec7e8", "openmpi": "#1f77b4", "openmpi-heap": "#17becf", "mpich": "#2ca02c",
           "mpich-heap": "#bcbd22", "gloo": "#ff7f0e"}
 DASHES = ["", "7,4", "2,3", "10,3,2,3"]
 
@@ -61,7 +70,7 @@ def load_runs(raw, in_place):
         if run.get("skipped"):
             notes.append(f"{impl} K={k}: skipped, {run['skipped']}")
         versions[impl] = run.get("version") or run.get("algorithm", "")
-        if impl == "meshreduce":
+        if impl in OURS:
             versions[impl] = f"algorithm {run.get('algorithm')}"
             probe = run.get("probe", {}).get("best_gbps", 0)
             if probe:
@@ -85,13 +94,16 @@ def build_table(data, limits):
     header = ["K", "size"]
     for impl in impls:
         header += [f"{impl} us", f"{impl} busbw"]
-    peers = [i for i in impls if i != "meshreduce"]
+    peers = [i for i in impls if i not in OURS and i not in EMULATED.values()]
+    ours = [i for i in impls if i in OURS]
     if "gloo" in impls:
         header.append("gloo best alg")
-    if "meshreduce" in impls and peers:
-        header += ["best peer", "speedup"]
-    if limits:
-        header.append("mr of bound")
+    if peers:
+        header.append("best peer")
+        for impl in ours:
+            header.append(f"{impl} speedup")
+    for impl in ours:
+        header.append(f"{impl} of bound")
     header.append("#wrong")
     rows, series = [], defaultdict(list)
     for k in ks:
@@ -110,13 +122,17 @@ def build_table(data, limits):
             if "gloo" in impls:
                 algs = (data[("gloo", k)].get(b) or {}).get("algorithms", [])
                 row.append("/".join(sorted(set(algs), key=lambda a: (-algs.count(a), a))) if algs else "-")
-            if "meshreduce" in impls and peers:
+            if peers:
                 best = min((times[p], p) for p in peers if p in times) if any(p in times for p in peers) else None
                 row.append(best[1] if best else "-")
-                row.append(f"{best[0] / times['meshreduce']:.2f}x" if best and "meshreduce" in times else "-")
-            if limits:
+                for impl in ours:
+                    # speedup = the best peer's time (the emulated machines: MPI over TCP) / ours
+                    other = (times.get(EMULATED[impl]), EMULATED[impl]) if impl in EMULATED else best
+                    ok = other and other[0] and impl in times
+                    row.append(f"{other[0] / times[impl]:.2f}x" if ok else "-")
+            for impl in ours:
                 # bench leaves the fraction out where the buffers fit in the caches (no bound applies).
-                bounds = (data[("meshreduce", k)].get(b) or {}).get("bounds", [])
+                bounds = (data[(impl, k)].get(b) or {}).get("bounds", [])
                 row.append(f"{statistics.median(bounds):.2f}" if bounds else "-")
             row.append(str(sum((data[(i, k)].get(b) or {"wrong": 0})["wrong"] for i in impls)))
             rows.append(row)
@@ -208,8 +224,14 @@ def main():
              "Time: median over repetitions of each run's median call time (us, slowest rank); busbw in GB/s;"
              " -heap: the same MPI with MALLOC_MMAP_THRESHOLD_ and MALLOC_TOP_PAD_ at"
              f" {machine.get('heap_bytes', '?')} bytes (freed temporaries stay in the heap: no page faults on reuse);"
-             " best peer = the fastest of every peer and variant; speedup = best peer's time / meshreduce's time;"
-             " mr of bound = the streaming bound's time 2 K S / B over meshreduce's time (at most 1), B being the best"
+             " best peer = the fastest of every peer and variant; X speedup = best peer's time / X's time (above 1: X"
+             " is faster); meshreduce: one process, a thread per device; mr-procs: `meshreduce bench --backend"
+             " processes` under mpirun, one process per rank, private buffers (copied in and out of its shared"
+             " segment); mr-procs-shared: buffers from its shared arena (no copy); mr-2machines: two emulated machines of"
+             " K/2 processes (--ranks-per-node), hierarchical-rs, traffic between them over MPI on TCP loopback;"
+             " mr-2machines-ring: the same layout, a flat ring; openmpi-tcp: MPI_Allreduce with Open MPI's TCP transport"
+             " only (every pair over loopback), the peer of the mr-2machines rows, whose speedup is over it;"
+             " X of bound = the streaming bound's time 2 K S / B over X's time (at most 1), B being the best"
              " traffic rate of `meshreduce bench`'s probe in the same run"
              + "".join(f" (K={k}: B = {v:.2f} GB/s)" for k, v in sorted(probes.items()))
              + "; for buffers smaller than the probe's, B over buffers of their size (the caches may serve them).", ""]

@@ -11,7 +11,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
-ks=2,8
+ks=2,4,8
 min_bytes=4K
 max_bytes=256M
 factor=4
@@ -22,7 +22,7 @@ dtype=f32
 reps=3
 max_minutes=20
 algorithm=""
-implementations=meshreduce,openmpi,openmpi-heap,mpich,mpich-heap,gloo
+implementations=meshreduce,mr-procs,mr-procs-shared,openmpi,openmpi-heap,mpich,mpich-heap,gloo,mr-2machines,mr-2machines-ring,openmpi-tcp
 # The page-fault mitigation of the -heap variants: glibc serves requests below the mmap threshold from
 # its heap and keeps up to the top pad of freed memory there, so a temporary freed by one call is
 # reused, already mapped, by the next. 1 GiB covers 256 MiB messages and their temporaries.
@@ -57,9 +57,14 @@ usage: bench/compare/run.sh [flags]
   --algorithm NAME       meshreduce's algorithm (default: auto, the planner's pick per size, if this
                          meshreduce has it, else direct, else hierarchical)
   --threads N            meshreduce's worker threads (default 0: all hardware threads)
-  --implementations LIST subset of meshreduce,openmpi,openmpi-heap,mpich,mpich-heap,gloo (default
-                         all); -heap: the same MPI with MALLOC_MMAP_THRESHOLD_ and MALLOC_TOP_PAD_ at
-                         --heap-bytes, so temporaries reuse the heap instead of fresh mmaps
+  --implementations LIST subset of $implementations
+                         (default all); -heap: the same MPI with MALLOC_MMAP_THRESHOLD_ and MALLOC_TOP_PAD_
+                         at --heap-bytes, so temporaries reuse the heap instead of fresh mmaps;
+                         mr-procs(-shared): meshreduce bench --backend processes under Open MPI's mpirun,
+                         private buffers (--shared: from its arena); at even K >= 4 only: mr-2machines and
+                         mr-2machines-ring, two emulated machines of K/2 processes (--ranks-per-node) joined by
+                         MPI over TCP on loopback (hierarchical-rs, flat ring), and openmpi-tcp,
+                         MPI_Allreduce with the TCP transport only, their peer
   --heap-bytes N         the -heap variants' glibc threshold and pad (default $heap_bytes)
   --gloo-algorithms LIST subset of $gloo_algorithms
   --in-place             the peers reduce in place, and the table takes meshreduce's in-place
@@ -142,6 +147,7 @@ if have mpicc.openmpi; then
   ! stale "$build/mpi_allreduce_openmpi" "$here/mpi_allreduce.c" "${common[@]}" ||
     mpicc.openmpi -std=c11 "${cflags[@]}" -o "$build/mpi_allreduce_openmpi" "$here/mpi_allreduce.c"
   with_heap openmpi
+  built+=(openmpi-tcp mr-procs mr-procs-shared mr-2machines mr-2machines-ring)  # mpirun.openmpi runs meshreduce's processes
 fi
 if have mpicc.mpich; then
   ! stale "$build/mpi_allreduce_mpich" "$here/mpi_allreduce.c" "${common[@]}" ||
@@ -180,6 +186,8 @@ done
 sweep=(-b "$min_bytes" -e "$max_bytes" -f "$factor" --warmup "$warmup" -n "$iterations" -d "$dtype" -o sum)
 peer=("${sweep[@]}" --budget-s "$budget_s" $in_place)
 heap_env=(env "MALLOC_MMAP_THRESHOLD_=$heap_bytes" "MALLOC_TOP_PAD_=$heap_bytes")
+openmpi_run=(mpirun.openmpi --allow-run-as-root --oversubscribe --mca pml ob1 --mca oob_tcp_if_include lo)
+processes=(bench --backend processes "${sweep[@]}" --json)
 rm -f "$results"/raw/*.json "$results"/raw/*.err
 
 run_one() {  # implementation K repetition -> results/raw/<impl>_k<K>_r<rep>.json
@@ -196,6 +204,17 @@ run_one() {  # implementation K repetition -> results/raw/<impl>_k<K>_r<rep>.jso
     mpich) cmd=(env UCX_TLS=self,sm mpiexec.mpich -iface lo -n "$k" "$build/mpi_allreduce_mpich" "${peer[@]}") ;;
     mpich-heap) cmd=("${heap_env[@]}" UCX_TLS=self,sm mpiexec.mpich -iface lo -genvall -n "$k"
                      "$build/mpi_allreduce_mpich" "${peer[@]}") ;;
+    # meshreduce's process executor under the same mpirun as Open MPI's row: one process per rank.
+    mr-procs) cmd=("${openmpi_run[@]}" --mca btl self,vader -n "$k" "$meshreduce" "${processes[@]}" -a "$algorithm") ;;
+    mr-procs-shared) cmd=("${openmpi_run[@]}" --mca btl self,vader -n "$k" "$meshreduce" "${processes[@]}" -a "$algorithm"
+                          --shared) ;;
+    # Two emulated machines: shared memory inside each, MPI over TCP on loopback between them.
+    mr-2machines|mr-2machines-ring|openmpi-tcp)
+      if ((k < 4 || k % 2)); then log "skipping $impl at K=$k: two machines of K/2 need an even K >= 4"; return; fi
+      local alg=hierarchical-rs; [[ $impl == mr-2machines-ring ]] && alg=ring
+      local tcp=("${openmpi_run[@]}" --mca btl self,tcp --mca btl_tcp_if_include lo -n "$k")
+      if [[ $impl == openmpi-tcp ]]; then cmd=("${tcp[@]}" "$build/mpi_allreduce_openmpi" "${peer[@]}")
+      else cmd=("${tcp[@]}" "$meshreduce" "${processes[@]}" -a $alg --ranks-per-node $((k / 2))); fi ;;
     gloo) cmd=("$build/gloo_allreduce" --ranks "$k" --algorithms "$gloo_algorithms" "${peer[@]}") ;;
     *) log "unknown implementation $impl"; return ;;
   esac

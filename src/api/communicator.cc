@@ -133,16 +133,13 @@ struct Communicator::Impl {
 
   ThreadRunOptions run_options() const { return {options.piece_elements, options.stream_min_bytes, options.inline_bytes}; }
 
-  AlgorithmRequest request_for(const Bucket& bucket, ReduceOp op) const {
+  // What every bucket's request shares.
+  AlgorithmRequest devices_request() const {
     AlgorithmRequest request;
     request.num_devices = static_cast<int>(options.devices.size());
     request.groups = groups;
     request.topology = &topology;
     request.topology_devices = topology_devices;
-    request.count = bucket.count;
-    request.dtype = bucket.dtype;
-    request.op = op;
-    request.rotation = bucket.rotation;
     request.options = options.algorithm_options;
     return request;
   }
@@ -150,25 +147,9 @@ struct Communicator::Impl {
   CachedPlan& plan_for(std::span<const TensorSpec> layout, ReduceOp op) {
     PlanKey key{{layout.begin(), layout.end()}, op};
     if (auto found = plans.find(key); found != plans.end()) return found->second;
-
-    // A named algorithm that cannot serve these devices says so even for a call with no data.
-    if (algorithm != nullptr) {
-      AlgorithmRequest probe = request_for({}, op);
-      if (auto reason = algorithm->decline(probe))
-        throw Unsupported("algorithm " + std::string(algorithm->name) + " cannot serve " +
-                          std::to_string(probe.num_devices) + " devices: " + *reason);
-    }
     CachedPlan cached;
-    cached.plan.layout = key.layout;
-    cached.plan.buckets = make_buckets(layout, options.bucketing);
-    std::vector<AlgorithmRequest> requests;
-    for (const Bucket& bucket : cached.plan.buckets) requests.push_back(request_for(bucket, op));
-    detail::LayoutPlan planned = detail::plan_call(requests, algorithm, predictor());
-    cached.plan.choices = std::move(planned.choices);
-    cached.plan.schedule = std::move(planned.schedule);
-    cached.plan.schedule.num_devices = static_cast<int>(options.devices.size());
-    cached.plan.schedule.op = op;
-    if (cached.plan.schedule.algorithm.empty()) cached.plan.schedule.algorithm = options.algorithm;
+    cached.plan = detail::plan_layout_call(layout, op, options.bucketing, devices_request(), algorithm,
+                                           options.algorithm, predictor());
     cached.program = detail::lower_schedule(cached.plan.schedule, cached.plan.buckets, options.piece_elements,
                                             options.stream_min_bytes);
     auto [it, inserted] = plans.emplace(std::move(key), std::move(cached));

@@ -115,4 +115,34 @@ LayoutPlan plan_call(std::span<const AlgorithmRequest> requests, const Algorithm
   return plan;
 }
 
+AlgorithmRequest make_request(const AlgorithmRequest& devices, const Bucket& bucket, ReduceOp op) {
+  AlgorithmRequest request = devices;
+  request.count = bucket.count;
+  request.dtype = bucket.dtype;
+  request.op = op;
+  request.rotation = bucket.rotation;
+  return request;
+}
+
+Plan plan_layout_call(std::span<const TensorSpec> layout, ReduceOp op, const BucketingOptions& bucketing,
+                      const AlgorithmRequest& devices, const Algorithm* named, std::string_view name,
+                      const Predictor& predict) {
+  if (named != nullptr)
+    if (auto reason = named->decline(make_request(devices, {}, op)))
+      throw Unsupported("algorithm " + std::string(named->name) + " cannot serve " +
+                        std::to_string(devices.num_devices) + " devices: " + *reason);
+  Plan plan;
+  plan.layout.assign(layout.begin(), layout.end());
+  plan.buckets = make_buckets(layout, bucketing);
+  std::vector<AlgorithmRequest> requests;
+  for (const Bucket& bucket : plan.buckets) requests.push_back(make_request(devices, bucket, op));
+  LayoutPlan planned = plan_call(requests, named, predict);
+  plan.choices = std::move(planned.choices);
+  plan.schedule = std::move(planned.schedule);
+  plan.schedule.num_devices = devices.num_devices;
+  plan.schedule.op = op;
+  if (plan.schedule.algorithm.empty()) plan.schedule.algorithm = std::string(name);
+  return plan;
+}
+
 }  // namespace meshreduce::detail

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "meshreduce/algorithm.h"
@@ -48,5 +49,18 @@ LayoutPlan plan_layout(std::span<const AlgorithmRequest> requests, const Predict
 // A call's plan with a named algorithm for every bucket, or, when `named` is null, the one
 // plan_layout() predicts fastest. num_devices and op of the schedule are set either way.
 LayoutPlan plan_call(std::span<const AlgorithmRequest> requests, const Algorithm* named, const Predictor& predict);
+
+// The request of one bucket of a call: `devices` (what every bucket of the call shares: K,
+// groups, topology and its device ids, the algorithm options) with the bucket's count, dtype and
+// rotation and the call's op.
+AlgorithmRequest make_request(const AlgorithmRequest& devices, const Bucket& bucket, ReduceOp op);
+
+// A call's Plan, as the thread and the process executors plan it: `layout` cut into buckets
+// (`bucketing`), one make_request each, planned by plan_call; the schedule's algorithm is
+// `name` when the plan leaves it empty. A named algorithm that cannot serve these devices throws
+// Unsupported even for a call with no data.
+Plan plan_layout_call(std::span<const TensorSpec> layout, ReduceOp op, const BucketingOptions& bucketing,
+                      const AlgorithmRequest& devices, const Algorithm* named, std::string_view name,
+                      const Predictor& predict);
 
 }  // namespace meshreduce::detail

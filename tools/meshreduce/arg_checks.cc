@@ -5,7 +5,11 @@
 #include <cstdio>
 #include <limits>
 
+#include <CLI/CLI.hpp>
+
 #include "cli_common.h"
+#include "meshreduce/limits.h"
+#include "process_backend.h"
 #include "meshreduce/error.h"
 
 namespace meshreduce::cli {
@@ -16,15 +20,27 @@ void check_range(const std::string& flag, std::int64_t value, std::int64_t low, 
                           std::to_string(high));
 }
 
-std::int64_t checked_size(const std::string& flag, const std::string& text) {
-  std::int64_t bytes = 0;
-  try {
-    bytes = parse_size(text);
-  } catch (const InvalidArgument& e) {
-    throw InvalidArgument(flag + " " + text + ": " + e.what());
+bool check_backend(const CLI::App& command, const BackendFlags& flags) {
+  if (flags.backend != "threads" && flags.backend != "processes")
+    throw InvalidArgument("--backend " + flags.backend + ": not a backend (known: threads, processes)");
+  const bool processes = flags.backend == "processes";
+  const auto given = [&](const char* flag) { return command.get_option_no_throw(flag) != nullptr && command.count(flag) > 0; };
+  if (!processes) {
+    for (const char* flag : {"--shared", "--ranks-per-node", "--local-devices", "--compare-mpi", "--timeout"})
+      if (given(flag)) throw InvalidArgument(std::string(flag) + ": only for --backend processes");
+    return false;
   }
-  if (bytes < 0) throw InvalidArgument(flag + " " + text + ": not a size from 0 to 2^63-1 bytes");
-  return bytes;
+  // The process backend's K is the job's: processes (mpirun -np) x --local-devices.
+  for (const char* flag : {"--topology", "--devices", "--groups", "--calibration", "--pin"})
+    if (given(flag))
+      throw InvalidArgument(std::string(flag) + ": not for --backend processes, whose devices are the job's processes"
+                            " (mpirun -np K) x --local-devices");
+  check_range("--ranks-per-node", flags.ranks_per_node, 0, limits::kMaxDevices);
+  check_range("--local-devices", flags.local_devices, 1, limits::kMaxDevices);
+  if (!(flags.timeout_s >= 0.001 && flags.timeout_s <= kMaxTimeoutSeconds))
+    throw InvalidArgument("--timeout " + std::to_string(flags.timeout_s) + ": must be from 0.001 to " +
+                          std::to_string(static_cast<int>(kMaxTimeoutSeconds)) + " seconds");
+  return true;
 }
 
 std::int64_t physical_memory_bytes() {

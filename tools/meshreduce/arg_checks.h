@@ -6,6 +6,10 @@
 #include <cstdint>
 #include <string>
 
+namespace CLI {
+class App;
+}
+
 namespace meshreduce::cli {
 
 // Documented limits of the measuring commands (docs/benchmarking.md).
@@ -15,8 +19,16 @@ constexpr std::int64_t kMaxFactor = 1 << 20;         // bench --factor
 // value in [low, high], else "--flag value: must be from low to high".
 void check_range(const std::string& flag, std::int64_t value, std::int64_t low, std::int64_t high);
 
-// parse_size(text), which must be >= 0: "--flag text: ..." on anything else.
-std::int64_t checked_size(const std::string& flag, const std::string& text);
+// Largest --ranks-per-node and --local-devices: limits::kMaxDevices devices in all.
+// Longest --timeout: a day.
+constexpr double kMaxTimeoutSeconds = 86400;
+
+struct BackendFlags;
+// --backend and its flags: true for the process backend. Throws InvalidArgument on another
+// backend, on a process flag given to the thread backend (it would be ignored), on a flag of the
+// thread backend's machine model given to the process backend (its devices are the job's
+// processes), and on values out of range.
+bool check_backend(const CLI::App& command, const BackendFlags& flags);
 
 // This machine's physical memory in bytes (sysconf).
 std::int64_t physical_memory_bytes();

@@ -145,7 +145,9 @@ std::size_t padded_bytes(const TensorSpec& spec) {
   return (bytes + kAlign - 1) / kAlign * kAlign;
 }
 
-void store(DType dtype, void* base, std::int64_t i, double v) {
+}  // namespace
+
+void store_value(DType dtype, void* base, std::int64_t i, double v) {
   switch (dtype) {
     case DType::f32: static_cast<float*>(base)[i] = static_cast<float>(v); break;
     case DType::f64: static_cast<double*>(base)[i] = v; break;
@@ -155,6 +157,8 @@ void store(DType dtype, void* base, std::int64_t i, double v) {
     case DType::i64: static_cast<std::int64_t*>(base)[i] = static_cast<std::int64_t>(v); break;
   }
 }
+
+namespace {
 
 // The reduction of the K small-integer inputs, computed plainly, then averaged the way
 // types.h defines it, stored in the tensor's dtype.
@@ -291,8 +295,19 @@ void TestBuffers::reset_inputs() {
     for (std::size_t n = 0; n < layout_.size(); ++n) {
       void* base = const_cast<void*>(inputs_[static_cast<std::size_t>(k)][n].data);
       for (std::int64_t i = 0; i < layout_[n].count; ++i)
-        store(layout_[n].dtype, base, i, raw_value(k, static_cast<int>(n), i));
+        store_value(layout_[n].dtype, base, i, raw_value(k, static_cast<int>(n), i));
     }
+}
+
+void exact_expected(DType dtype, ReduceOp op, int devices, int tensor, std::int64_t element, void* out) {
+  std::int64_t combined = TestBuffers::value(0, tensor, element);
+  for (int k = 1; k < devices; ++k) {
+    const int v = TestBuffers::value(k, tensor, element);
+    combined = op == ReduceOp::min ? std::min<std::int64_t>(combined, v)
+             : op == ReduceOp::max ? std::max<std::int64_t>(combined, v)
+                                   : combined + v;
+  }
+  expected(dtype, op, devices, combined, out);
 }
 
 std::int64_t TestBuffers::count_wrong(ReduceOp op) const {
@@ -302,14 +317,7 @@ std::int64_t TestBuffers::count_wrong(ReduceOp op) const {
   for (std::size_t n = 0; n < layout_.size(); ++n) {
     const std::size_t size = dtype_size(layout_[n].dtype);
     for (std::int64_t i = 0; i < layout_[n].count; ++i) {
-      std::int64_t combined = value(0, static_cast<int>(n), i);
-      for (int k = 1; k < devices_; ++k) {
-        const int v = value(k, static_cast<int>(n), i);
-        combined = op == ReduceOp::min ? std::min<std::int64_t>(combined, v)
-                 : op == ReduceOp::max ? std::max<std::int64_t>(combined, v)
-                                       : combined + v;
-      }
-      expected(layout_[n].dtype, op, devices_, combined, want);
+      exact_expected(layout_[n].dtype, op, devices_, static_cast<int>(n), i, want);
       for (int k = 0; k < devices_; ++k) {
         const auto* got = static_cast<const std::byte*>(outputs_[static_cast<std::size_t>(k)][n].data) + i * static_cast<std::int64_t>(size);
         if (std::memcmp(got, want, size) != 0) ++wrong;

@@ -91,6 +91,12 @@ class TestBuffers {
   std::vector<std::vector<TensorView>> outputs_;
 };
 
+// Element i of a tensor of `dtype` at `base` set to v (rounded as the dtype stores it).
+void store_value(DType dtype, void* base, std::int64_t i, double v);
+// The bits element i of tensor n must have after `op` over `devices` devices filled with the
+// exact fill (TestBuffers::value): the plainly computed reduction, averaged as types.h defines it.
+void exact_expected(DType dtype, ReduceOp op, int devices, int tensor, std::int64_t element, void* out);
+
 // Times `warmup + iterations` calls on `buffers` (in place: the outputs, inputs rewritten before
 // each call after the first), checks the first and the last call's outputs bit for bit against
 // the exact reference (wrong: mismatches of both together), and returns the median of the timed

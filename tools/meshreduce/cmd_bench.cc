@@ -12,6 +12,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "meshreduce/error.h"
+#include "process_backend.h"
 #include "stream_probe.h"
 
 namespace meshreduce::cli {
@@ -29,6 +30,7 @@ struct BenchOptions {
   bool json = false;
   bool no_probe = false;
   std::string probe_bytes = "512M";
+  BackendFlags backend;
 };
 
 // The validated numbers a sweep runs with.
@@ -41,27 +43,27 @@ struct Sweep {
   std::int64_t probe_bytes = 0;
 };
 
-// Every flag checked before anything is measured or allocated.
-Sweep validate(const BenchOptions& bench, const CommunicatorOptions& options) {
+// Every flag checked before anything is measured or allocated; `buffers` of each size on each of
+// `devices` devices must fit in memory.
+Sweep validate(const BenchOptions& bench, int devices, int buffers) {
   Sweep sweep;
   check_range("--factor", bench.factor, 2, kMaxFactor);
   check_range("--warmup", bench.warmup, 0, kMaxCalls);
   check_range("--iterations", bench.iterations, 1, kMaxCalls);
   check_range("--threads", bench.job.threads, 0, kMaxThreads);
   check_range("--chunk-elements", bench.job.chunk_elements, 0, std::numeric_limits<std::int64_t>::max());
-  sweep.devices = static_cast<int>(options.devices.size());
+  sweep.devices = devices;
   sweep.dtype = parse_dtype(bench.job.dtype);
   sweep.op = parse_reduce_op(bench.job.op);
   const auto element = static_cast<std::int64_t>(dtype_size(sweep.dtype));
-  sweep.min_bytes = std::max(checked_size("--min-bytes", bench.min_bytes), element);
-  sweep.max_bytes = checked_size("--max-bytes", bench.max_bytes);
-  // Out of place: K inputs and K outputs live at once.
-  check_fits_in_memory("--max-bytes", bench.max_bytes, sweep.max_bytes, 2, sweep.devices);
+  sweep.min_bytes = std::max(parse_size(bench.min_bytes, "--min-bytes"), element);
+  sweep.max_bytes = parse_size(bench.max_bytes, "--max-bytes");
+  check_fits_in_memory("--max-bytes", bench.max_bytes, sweep.max_bytes, buffers, sweep.devices);
   if (sweep.max_bytes < sweep.min_bytes)
     throw InvalidArgument("--max-bytes " + bench.max_bytes + ": below --min-bytes " + bench.min_bytes + " (" +
                           std::to_string(sweep.min_bytes) + " bytes): the table would be empty");
   if (!bench.no_probe) {
-    sweep.probe_bytes = checked_size("--probe-bytes", bench.probe_bytes);
+    sweep.probe_bytes = parse_size(bench.probe_bytes, "--probe-bytes");
     constexpr std::int64_t kMinProbe = std::int64_t{1} << 20;
     if (sweep.probe_bytes < kMinProbe)
       throw InvalidArgument("--probe-bytes " + bench.probe_bytes + ": below the least, 1 MiB");
@@ -156,9 +158,32 @@ nlohmann::json result_json(const Result& r) {
   return out;
 }
 
+// --backend processes: the same sweep on the process executor (process_backend.h). Each process
+// holds its devices' inputs and outputs and their staging in its segment: 4 buffers per device.
+int bench_processes(const BenchOptions& bench) {
+  check_algorithm(bench.algorithm, false);
+  ProcessBackendOptions options =
+      process_backend_options(bench.backend, bench.algorithm, communicator_options(bench.job, bench.algorithm));
+  const Sweep sweep = validate(bench, devices_on_this_machine(bench.backend), 4);
+  options.dtype = sweep.dtype;
+  options.op = sweep.op;
+  options.warmup = static_cast<int>(bench.warmup);
+  options.iterations = static_cast<int>(bench.iterations);
+  options.json = bench.json;
+  options.probe_bytes = sweep.probe_bytes;
+  options.probe_threads = bench.job.threads;
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t bytes = sweep.min_bytes; bytes <= sweep.max_bytes; bytes *= bench.factor) {
+    sizes.push_back(bytes);
+    if (bytes > sweep.max_bytes / bench.factor) break;  // the next would pass the end (or overflow)
+  }
+  return process_bench(options, sizes);
+}
+
 void run_bench(const BenchOptions& bench) {
   CommunicatorOptions options = communicator_options(bench.job, bench.algorithm);
-  const Sweep sweep = validate(bench, options);
+  // Out of place: K inputs and K outputs live at once.
+  const Sweep sweep = validate(bench, static_cast<int>(options.devices.size()), 2);
   // The calls run on this machine's threads: "auto" plans with the thread executor's costs.
   if (!bench.calibration.empty()) {
     const Topology calibrated = load_topology(bench.calibration);
@@ -256,7 +281,11 @@ void add_bench_command(CLI::App& app) {
   command->add_flag("--no-probe", options->no_probe, "skip the streaming probe (no bound column)");
   command->add_option("--probe-bytes", options->probe_bytes, "memory the streaming probe runs over, in all")
       ->capture_default_str();
-  command->callback([options] { run_bench(*options); });
+  add_backend_flags(*command, options->backend, true);
+  command->callback([options, command] {
+    if (!check_backend(*command, options->backend)) return run_bench(*options);
+    if (const int status = bench_processes(*options); status != 0) throw Error("bench: elements differ from the reference");
+  });
 }
 
 }  // namespace meshreduce::cli

@@ -46,13 +46,13 @@ std::vector<std::int64_t> validate(const CalibrateOptions& options) {
   if (options.sizes.empty()) throw InvalidArgument("--sizes: no size given");
   std::vector<std::int64_t> sizes;
   for (const std::string& text : options.sizes) {
-    const std::int64_t bytes = checked_size("--sizes", text);
+    const std::int64_t bytes = parse_size(text, "--sizes");
     if (bytes < 4) throw InvalidArgument("--sizes " + text + ": below the least, 4 bytes (one f32)");
     check_fits_in_memory("--sizes", text, bytes, 2, static_cast<int>(options.devices));
     sizes.push_back(bytes);
   }
   if (options.from.empty()) {
-    const std::int64_t probe = checked_size("--probe-bytes", options.probe_bytes);
+    const std::int64_t probe = parse_size(options.probe_bytes, "--probe-bytes");
     if (probe < (std::int64_t{1} << 20)) throw InvalidArgument("--probe-bytes " + options.probe_bytes + ": below the least, 1 MiB");
     check_fits_in_memory("--probe-bytes", options.probe_bytes, probe, 2, 1);
     if (options.output.empty()) throw InvalidArgument("--output: empty file name");
@@ -84,7 +84,7 @@ ThreadCosts obtain_costs(const CalibrateOptions& options) {
   // The all-threads memory figure is the streaming probe's, the one bench's bound uses: the best
   // of its copy kernels, as bytes copied per second (half its traffic).
   const StreamProbe probe = measure_stream_probe(static_cast<int>(options.devices),
-                                                 checked_size("--probe-bytes", options.probe_bytes), threads, kMainProbeRounds);
+                                                 parse_size(options.probe_bytes, "--probe-bytes"), threads, kMainProbeRounds);
   MemoryBandwidth bandwidth = measure_memory_bandwidth(std::int64_t{64} << 20, 5, threads);
   double copy_traffic = 0;
   for (const ProbeKernel& kernel : probe.kernels)

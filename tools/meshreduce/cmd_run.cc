@@ -12,6 +12,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "meshreduce/error.h"
+#include "process_backend.h"
 #include "seed_reference.h"
 
 namespace meshreduce::cli {
@@ -23,6 +24,7 @@ struct RunOptions {
   std::int64_t iterations = 5;
   std::int64_t warmup = 1;
   bool in_place = false;
+  BackendFlags backend;
 };
 
 // The run's order check applies when the plan is the seed's: dgx1-hierarchical on 8 devices with
@@ -113,6 +115,27 @@ void validate(const RunOptions& run) {
   throw InvalidArgument("--algorithm " + run.job.algorithm + ": not an algorithm (known:" + known + ", auto, all)");
 }
 
+// --backend processes: the job on the process executor (process_backend.h), checked against the
+// exact reference on every rank. Each process holds its devices' inputs and outputs and their
+// staging in its segment: 4 buffers per device, which must fit in memory.
+int run_processes(const RunOptions& run) {
+  if (run.job.algorithm == "all")
+    throw InvalidArgument("--algorithm all: one algorithm per job with --backend processes");
+  ProcessBackendOptions options =
+      process_backend_options(run.backend, run.job.algorithm, communicator_options(run.job, run.job.algorithm));
+  options.dtype = parse_dtype(run.job.dtype);
+  options.op = parse_reduce_op(run.job.op);
+  options.in_place = run.in_place;
+  options.warmup = static_cast<int>(run.warmup);
+  options.iterations = static_cast<int>(run.iterations);
+  const Workload workload = resolve_workload(run.workload);
+  const std::int64_t bytes = workload.elements() * static_cast<std::int64_t>(dtype_size(options.dtype));
+  check_fits_in_memory("--workload", run.workload, bytes, 4, devices_on_this_machine(run.backend));
+  std::vector<std::int64_t> counts;
+  for (const WorkloadTensor& tensor : workload.tensors) counts.push_back(tensor.elements);
+  return process_run(options, workload.name, counts);
+}
+
 }  // namespace
 
 void add_run_command(CLI::App& app) {
@@ -124,8 +147,13 @@ void add_run_command(CLI::App& app) {
   command->add_option("--iterations,-n", options->iterations, "timed iterations")->capture_default_str();
   command->add_option("--warmup", options->warmup, "untimed iterations first")->capture_default_str();
   command->add_flag("--in-place", options->in_place, "reduce in place (inputs are rewritten before each iteration)");
-  command->callback([options] {
+  add_backend_flags(*command, options->backend, false);
+  command->callback([options, command] {
     validate(*options);
+    if (check_backend(*command, options->backend)) {
+      if (run_processes(*options) != 0) throw Error("some outputs differ from the reference");
+      return;
+    }
     const Workload workload = resolve_workload(options->workload);
     std::vector<std::string> names;
     if (options->job.algorithm == "all") {

@@ -1,86 +1,69 @@
-// The process backend of `bench` and `run`. Test data are small integers, different per (rank,
-// device, tensor, element), so every sum is exact in any order and each rank can compute the
-// expected bits of its outputs itself (for up to 8 devices in bf16, more in the wider types).
+// The process backend of `bench` and `run`. Inputs are the thread backend's exact fill
+// (TestBuffers::value: small integers, different per device, tensor and element), so every sum
+// is exact in any order and each rank computes the expected bits of its own outputs
+// (exact_expected) without seeing any other rank's memory.
 #include "process_backend.h"
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <thread>
+#include <nlohmann/json.hpp>
 
-#include "core/half.h"
+#include "arg_checks.h"
+#include "cli_common.h"
 #include "meshreduce/error.h"
 #include "meshreduce/process_communicator.h"
+#include "stream_probe.h"
 #ifdef MESHREDUCE_HAVE_MPI
 #include "meshreduce/bootstrap_mpi.h"
 #endif
 
 namespace meshreduce::cli {
+
+void add_backend_flags(CLI::App& command, BackendFlags& flags, bool bench) {
+  command.add_option("--backend", flags.backend,
+                     "threads (this process's threads, one per device) or processes (the process executor: one "
+                     "process per rank, under mpirun -np K)")
+      ->capture_default_str();
+  command.add_flag("--shared", flags.shared, "processes: buffers from the communicator's shared arena (no copy in or out)");
+  command.add_option("--ranks-per-node", flags.ranks_per_node,
+                     "processes: N consecutive ranks per machine, to emulate machines (0: by host name)")
+      ->capture_default_str();
+  command.add_option("--local-devices", flags.local_devices, "processes: devices (memory spaces) per process")
+      ->capture_default_str();
+  if (bench)
+    command.add_flag("--compare-mpi", flags.compare_mpi,
+                     "processes: also time MPI_Allreduce on the same buffers (under mpirun, f32/f64/i32/i64 sum)");
+  command.add_option("--timeout", flags.timeout_s, "processes: seconds any wait may take before it fails")
+      ->capture_default_str();
+}
+
+int devices_on_this_machine(const BackendFlags& flags) {
+  const char* local_ranks = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const long ranks = local_ranks != nullptr ? std::clamp(std::strtol(local_ranks, nullptr, 10), 1L, 1L << 20) : 1;
+  return static_cast<int>(ranks) * flags.local_devices;
+}
+
+ProcessBackendOptions process_backend_options(const BackendFlags& flags, const std::string& algorithm,
+                                              const CommunicatorOptions& threads) {
+  ProcessBackendOptions options;
+  options.flags = flags;
+  options.algorithm = algorithm;
+  options.algorithm_options = threads.algorithm_options;
+  options.bucketing = threads.bucketing;
+  options.stream_min_bytes = threads.stream_min_bytes;
+  return options;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// nccl-tests' definitions (kept here so that this file needs only the library).
-double algbw_gbps(std::int64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0; }
-double busbw_gbps(std::int64_t bytes, double seconds, int devices) {
-  return devices > 0 ? algbw_gbps(bytes, seconds) * 2.0 * (devices - 1) / devices : 0;
-}
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const std::size_t mid = values.size() / 2;
-  return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-}
-// B for the streaming bound: bytes read + written per second by copies on every core at once,
-// pages touched before timing; the fastest of `repeats` runs (B is what the machine can do: on a
-// shared machine the slower runs measure the neighbours), each timed from the release of all
-// threads to the last one's end.
-double measure_streaming_gbps(std::int64_t bytes, int repeats) {
-  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const auto share = static_cast<std::size_t>(std::max<std::int64_t>(bytes / threads, 4096));
-  std::vector<std::vector<std::byte>> from, to;
-  for (int t = 0; t < threads; ++t) {
-    from.emplace_back(share, std::byte{1});
-    to.emplace_back(share, std::byte{0});
-  }
-  std::vector<double> seconds;
-  for (int r = 0; r < repeats; ++r) {
-    std::atomic<int> ready{0};
-    std::atomic<bool> go{false};
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t)
-      workers.emplace_back([&, t] {
-        ready.fetch_add(1);
-        while (!go.load()) std::this_thread::yield();
-        std::memcpy(to[static_cast<std::size_t>(t)].data(), from[static_cast<std::size_t>(t)].data(), share);
-      });
-    while (ready.load() < threads) std::this_thread::yield();
-    const auto start = Clock::now();
-    go.store(true);
-    for (auto& worker : workers) worker.join();
-    seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return 2.0 * static_cast<double>(share) * threads / *std::min_element(seconds.begin(), seconds.end()) / 1e9;
-}
-
-std::string describe_groups(const std::vector<std::vector<int>>& groups) {
-  if (groups.empty()) return "none";
-  std::string text;
-  for (const auto& group : groups) {
-    text += "{";
-    for (std::size_t i = 0; i < group.size(); ++i) text += (i ? "," : "") + std::to_string(group[i]);
-    text += "} ";
-  }
-  text.pop_back();
-  return text;
-}
 
 bool launched_by_mpirun() {
   return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMI_SIZE") != nullptr;
@@ -125,65 +108,26 @@ class Job {
   std::filesystem::path directory_;
 };
 
-double value(int device, int tensor, std::int64_t i) {
-  return static_cast<double>((device * 7 + tensor * 13 + i * 5 + i / 61) % 61 - 30);
-}
-
-void store(std::byte* base, std::int64_t i, DType dtype, double v) {
-  std::byte* at = base + static_cast<std::size_t>(i) * dtype_size(dtype);
-  switch (dtype) {
-    case DType::f32: { const auto x = static_cast<float>(v); std::memcpy(at, &x, 4); return; }
-    case DType::f64: { std::memcpy(at, &v, 8); return; }
-    case DType::f16: { const auto x = detail::f32_to_f16(static_cast<float>(v)); std::memcpy(at, &x, 2); return; }
-    case DType::bf16: { const auto x = detail::f32_to_bf16(static_cast<float>(v)); std::memcpy(at, &x, 2); return; }
-    case DType::i32: { const auto x = static_cast<std::int32_t>(v); std::memcpy(at, &x, 4); return; }
-    case DType::i64: { const auto x = static_cast<std::int64_t>(v); std::memcpy(at, &x, 8); return; }
-  }
-}
-
-// The value whose store() gives the expected bits of element i of tensor n, as the kernels
-// define the op (kernels.h): exact sums, then for the average of floating types a product with
-// 1/K in the accumulator type (f32 for f16/bf16, rounded once when stored).
-double expected_value(std::int64_t i, int tensor, DType dtype, ReduceOp op, int devices) {
-  double sum = 0, low = value(0, tensor, i), high = low;
-  for (int d = 0; d < devices; ++d) {
-    const double v = value(d, tensor, i);
-    sum += v;
-    low = std::min(low, v);
-    high = std::max(high, v);
-  }
-  if (op == ReduceOp::min) return low;
-  if (op == ReduceOp::max) return high;
-  if (op == ReduceOp::sum) return sum;
-  switch (dtype) {
-    case DType::f64: return sum * (1.0 / devices);
-    case DType::i32:
-    case DType::i64: return static_cast<double>(static_cast<std::int64_t>(sum) / devices);
-    default: return static_cast<double>(static_cast<float>(sum) * static_cast<float>(1.0 / devices));
-  }
-}
-
 // Buffers of one layout on this process's devices: private, or in the shared arena.
 class Buffers {
  public:
-  Buffers(ProcessCommunicator& comm, const std::vector<std::int64_t>& counts, const ProcessBackendOptions& options)
-      : comm_(comm), counts_(counts), options_(options) {
-    const int locals = options.local_devices;
-    for (int l = 0; l < locals; ++l) {
+  Buffers(ProcessCommunicator& comm, const std::vector<std::int64_t>& counts, DType dtype, bool shared, bool in_place)
+      : comm_(comm), counts_(counts), dtype_(dtype), shared_(shared), in_place_(in_place) {
+    for (int l = 0; l < comm.options().local_devices; ++l) {
       inputs_.emplace_back();
       outputs_.emplace_back();
-      for (std::size_t n = 0; n < counts.size(); ++n) {
-        const auto bytes = static_cast<std::int64_t>(static_cast<std::size_t>(counts[n]) * dtype_size(options.dtype));
+      for (std::int64_t count : counts) {
+        const std::int64_t bytes = count * static_cast<std::int64_t>(dtype_size(dtype));
         std::byte* input = allocate(bytes);
-        std::byte* output = options.in_place ? input : allocate(bytes);
-        inputs_.back().emplace_back(input, counts[n], options.dtype);
-        outputs_.back().emplace_back(output, counts[n], options.dtype);
+        std::byte* output = in_place ? input : allocate(bytes);
+        inputs_.back().emplace_back(input, count, dtype);
+        outputs_.back().emplace_back(output, count, dtype);
       }
     }
     reset();
   }
   ~Buffers() {
-    for (void* block : shared_) comm_.free_shared(block);
+    for (void* block : shared_blocks_) comm_.free_shared(block);
   }
   Buffers(const Buffers&) = delete;
   Buffers& operator=(const Buffers&) = delete;
@@ -192,74 +136,83 @@ class Buffers {
     for (std::size_t l = 0; l < inputs_.size(); ++l)
       for (std::size_t n = 0; n < counts_.size(); ++n)
         for (std::int64_t i = 0; i < counts_[n]; ++i)
-          store(static_cast<std::byte*>(const_cast<void*>(inputs_[l][n].data)), i, options_.dtype,
-                value(comm_.first_device() + static_cast<int>(l), static_cast<int>(n), i));
+          store_value(dtype_, const_cast<void*>(inputs_[l][n].data), i,
+                      TestBuffers::value(comm_.first_device() + static_cast<int>(l), static_cast<int>(n), i));
   }
   void run(ReduceOp op) {
-    if (options_.in_place) comm_.allreduce(outputs_, op);
+    if (in_place_) comm_.allreduce(outputs_, op);
     else comm_.allreduce(inputs_, outputs_, op);
   }
+  // Elements of this process's outputs that differ from the exact reduction over all K devices.
   std::int64_t count_wrong(ReduceOp op) const {
     std::int64_t wrong = 0;
     std::byte want[8] = {};
-    const std::size_t element = dtype_size(options_.dtype);
-    for (const auto& device : outputs_)
-      for (std::size_t n = 0; n < counts_.size(); ++n)
-        for (std::int64_t i = 0; i < counts_[n]; ++i) {
-          store(want, 0, options_.dtype, expected_value(i, static_cast<int>(n), options_.dtype, op, comm_.size()));
+    const std::size_t element = dtype_size(dtype_);
+    for (std::size_t n = 0; n < counts_.size(); ++n)
+      for (std::int64_t i = 0; i < counts_[n]; ++i) {
+        exact_expected(dtype_, op, comm_.size(), static_cast<int>(n), i, want);
+        for (const auto& device : outputs_)
           wrong += std::memcmp(static_cast<const std::byte*>(device[n].data) + static_cast<std::size_t>(i) * element,
                                want, element) != 0;
-        }
+      }
     return wrong;
   }
   const std::vector<std::vector<ConstTensorView>>& inputs() const { return inputs_; }
-  const std::vector<std::vector<TensorView>>& outputs() const { return outputs_; }
   std::int64_t bytes_per_device() const {
     std::int64_t bytes = 0;
-    for (std::int64_t count : counts_) bytes += count * static_cast<std::int64_t>(dtype_size(options_.dtype));
+    for (std::int64_t count : counts_) bytes += count * static_cast<std::int64_t>(dtype_size(dtype_));
     return bytes;
   }
+  // The bytes the call's buffers take on all K devices, as TestBuffers::footprint_bytes.
+  std::int64_t footprint_bytes() const { return bytes_per_device() * comm_.size() * (in_place_ ? 1 : 2); }
 
  private:
   std::byte* allocate(std::int64_t bytes) {
-    if (options_.shared) return static_cast<std::byte*>(shared_.emplace_back(comm_.allocate_shared(bytes)));
+    if (shared_) return static_cast<std::byte*>(shared_blocks_.emplace_back(comm_.allocate_shared(bytes)));
     return private_.emplace_back(std::make_unique<std::byte[]>(static_cast<std::size_t>(bytes))).get();
   }
 
   ProcessCommunicator& comm_;
   std::vector<std::int64_t> counts_;
-  ProcessBackendOptions options_;
+  DType dtype_;
+  bool shared_;
+  bool in_place_;
   std::vector<std::unique_ptr<std::byte[]>> private_;
-  std::vector<void*> shared_;
+  std::vector<void*> shared_blocks_;
   std::vector<std::vector<ConstTensorView>> inputs_;
   std::vector<std::vector<TensorView>> outputs_;
 };
+
+std::chrono::milliseconds timeout_of(const ProcessBackendOptions& options) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(options.flags.timeout_s * 1000));
+}
 
 ProcessCommunicatorOptions communicator_options(const ProcessBackendOptions& options, std::int64_t arena_bytes,
                                                 const Job& job) {
   ProcessCommunicatorOptions result;
   result.algorithm = options.algorithm;
-  result.local_devices = options.local_devices;
-  result.ranks_per_node = options.ranks_per_node;
-  result.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_s * 1000));
-  result.shared_arena_bytes = options.shared ? arena_bytes : 0;
+  result.algorithm_options = options.algorithm_options;
+  result.bucketing = options.bucketing;
+  result.stream_min_bytes = options.stream_min_bytes;
+  result.local_devices = options.flags.local_devices;
+  result.ranks_per_node = options.flags.ranks_per_node;
+  result.timeout = timeout_of(options);
+  result.shared_arena_bytes = options.flags.shared ? arena_bytes : 0;
   result.transport = job.transport;
   return result;
 }
 
-// Median seconds of this rank's calls, each started together with every rank's.
-struct Timing {
-  double median_s = 0;
-  std::int64_t wrong = 0;
-};
-
-template <typename Call>
-std::vector<double> timed(Bootstrap& bootstrap, Milliseconds timeout, int warmup, int iterations, Call&& call) {
+// Seconds of this rank's timed calls, each started together with every rank's (a barrier, after
+// `prepare`, which stays outside the clock).
+template <typename Prepare, typename Call>
+std::vector<double> timed(Bootstrap& bootstrap, std::chrono::milliseconds timeout, int warmup, int iterations,
+                          Prepare&& prepare, Call&& call) {
   std::vector<double> seconds;
   for (int i = 0; i < warmup + iterations; ++i) {
+    prepare(i);
     bootstrap.barrier(timeout);
     const auto start = Clock::now();
-    call(i);
+    call();
     const std::chrono::duration<double> elapsed = Clock::now() - start;
     if (i >= warmup) seconds.push_back(elapsed.count());
   }
@@ -267,7 +220,11 @@ std::vector<double> timed(Bootstrap& bootstrap, Milliseconds timeout, int warmup
 }
 
 // The slowest rank's median and the sum of every rank's wrong elements.
-Timing across_ranks(Bootstrap& bootstrap, Milliseconds timeout, double median_s, std::int64_t wrong) {
+struct Timing {
+  double median_s = 0;
+  std::int64_t wrong = 0;
+};
+Timing across_ranks(Bootstrap& bootstrap, std::chrono::milliseconds timeout, double median_s, std::int64_t wrong) {
   Timing all;
   for (const std::string& blob : bootstrap.all_gather(std::to_string(median_s) + " " + std::to_string(wrong), timeout)) {
     const auto space = blob.find(' ');
@@ -275,6 +232,23 @@ Timing across_ranks(Bootstrap& bootstrap, Milliseconds timeout, double median_s,
     all.wrong += std::stoll(blob.substr(space + 1));
   }
   return all;
+}
+
+// One size, out of place or in place: every call timed, the first and the last checked on every
+// rank (as the thread backend's time_calls).
+Timing measure(ProcessCommunicator& comm, Bootstrap& bootstrap, const ProcessBackendOptions& options,
+               std::int64_t count, bool in_place) {
+  Buffers buffers(comm, {count}, options.dtype, options.flags.shared, in_place);
+  std::int64_t wrong = 0;
+  const auto seconds = timed(
+      bootstrap, timeout_of(options), options.warmup, options.iterations,
+      [&](int i) {
+        if (i == 1) wrong += buffers.count_wrong(options.op);  // the first call
+        if (in_place && i > 0) buffers.reset();
+      },
+      [&] { buffers.run(options.op); });
+  wrong += buffers.count_wrong(options.op);  // the last call
+  return across_ranks(bootstrap, timeout_of(options), median(seconds), wrong);
 }
 
 #ifdef MESHREDUCE_HAVE_MPI
@@ -287,123 +261,194 @@ MPI_Datatype mpi_type(DType dtype) {
     default: return MPI_DATATYPE_NULL;
   }
 }
+
+bool mpi_comparable(const ProcessBackendOptions& options, const Job& job) {
+  return options.flags.compare_mpi && job.mpi() && options.flags.local_devices == 1 && options.op == ReduceOp::sum &&
+         mpi_type(options.dtype) != MPI_DATATYPE_NULL;
+}
+
+// MPI_Allreduce of the same inputs into private buffers, timed and checked as ours.
+Timing measure_mpi(const ProcessBackendOptions& options, Bootstrap& bootstrap, int rank, int devices, std::int64_t count) {
+  const std::size_t element = dtype_size(options.dtype);
+  std::vector<std::byte> in(static_cast<std::size_t>(count) * element), out(in.size());
+  for (std::int64_t i = 0; i < count; ++i) store_value(options.dtype, in.data(), i, TestBuffers::value(rank, 0, i));
+  const auto seconds = timed(bootstrap, timeout_of(options), options.warmup, options.iterations, [](int) {}, [&] {
+    MPI_Allreduce(in.data(), out.data(), static_cast<int>(count), mpi_type(options.dtype), MPI_SUM, MPI_COMM_WORLD);
+  });
+  std::int64_t wrong = 0;
+  std::byte want[8] = {};
+  for (std::int64_t i = 0; i < count; ++i) {
+    exact_expected(options.dtype, options.op, devices, 0, i, want);
+    wrong += std::memcmp(out.data() + static_cast<std::size_t>(i) * element, want, element) != 0;
+  }
+  return across_ranks(bootstrap, timeout_of(options), median(seconds), wrong);
+}
 #endif
+
+struct Result {
+  Timing timing;
+  double bound = -1;  // bound time / measured time; < 0: no probe
+};
+
+nlohmann::json result_json(const Result& r, std::int64_t bytes, int devices) {
+  const double t = r.timing.median_s;
+  nlohmann::json out{{"time_us", t * 1e6}, {"algbw", algbw_gbps(bytes, t)}, {"busbw", busbw_gbps(bytes, t, devices)},
+                     {"wrong", r.timing.wrong}};
+  out["bound"] = r.bound < 0 ? nlohmann::json() : nlohmann::json(r.bound);
+  return out;
+}
+
+void print_result(const Result& r, std::int64_t bytes, int devices) {
+  const double t = r.timing.median_s;
+  char bound[16] = "-";
+  if (r.bound >= 0) std::snprintf(bound, sizeof bound, "%.2f", r.bound);
+  std::printf(" %9.1f %7.2f %7.2f %6lld %5s", t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, devices),
+              static_cast<long long>(r.timing.wrong), bound);
+}
+
+std::string job_description(const ProcessCommunicator& comm) {
+  return std::to_string(comm.processes()) + " processes x " + std::to_string(comm.options().local_devices) +
+         " device(s) on " + std::to_string(comm.machines()) + " machine(s) (groups " + describe_groups(comm.groups()) + ")";
+}
+
+std::int64_t total_wrong_of(const nlohmann::json& rows) {
+  std::int64_t wrong = 0;
+  for (const auto& row : rows) wrong += row["wrong"].get<std::int64_t>() + row["in_place"]["wrong"].get<std::int64_t>();
+  return wrong;
+}
 
 }  // namespace
 
 int process_bench(const ProcessBackendOptions& options, const std::vector<std::int64_t>& bytes_per_process) {
   Job job;
   Bootstrap& bootstrap = *job.bootstrap;
-  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_s * 1000));
   const std::int64_t largest = bytes_per_process.empty() ? 0 : *std::max_element(bytes_per_process.begin(), bytes_per_process.end());
-  ProcessCommunicator comm(job.bootstrap, communicator_options(options, 2 * largest * options.local_devices + (1 << 20), job));
+  // Out of place: an input and an output per local device, 64-byte aligned, at once.
+  const std::int64_t arena = 2 * (largest + 64) * options.flags.local_devices + (1 << 20);
+  ProcessCommunicator comm(job.bootstrap, communicator_options(options, arena, job));
   const int rank = comm.rank();
   const int devices = comm.size();
+  bool mpi = false;
+#ifdef MESHREDUCE_HAVE_MPI
+  mpi = mpi_comparable(options, job);
+#endif
 
-  // B: the machine's streaming bandwidth (bytes read + written per second by a copy on all
-  // cores), measured once by rank 0 while the others wait, in the same run as the sweep.
-  double streaming_gbps = 0;
-  if (options.limits_bytes > 0 && rank == 0)
-    streaming_gbps = measure_streaming_gbps(options.limits_bytes, 10);
-  bootstrap.barrier(timeout);
-  const double bound = streaming_gbps * (devices - 1) / (static_cast<double>(devices) * devices);
-  if (rank == 0) {
-    std::printf("# meshreduce bench --backend processes: %s, %d processes x %d devices on %d machine(s), %s %s, %s %s buffers\n",
-                options.algorithm.c_str(), comm.processes(), options.local_devices, comm.machines(),
-                std::string(dtype_name(options.dtype)).c_str(), std::string(reduce_op_name(options.op)).c_str(),
-                options.in_place ? "in place," : "out of place,", options.shared ? "shared" : "private");
-    if (bound > 0)
-      std::printf("# streaming bound: busbw <= B (K-1)/K^2 = %.2f GB/s (B = %.2f GB/s read+written by a copy on all "
-                  "cores; K = %d)%s\n",
-                  bound, streaming_gbps, devices, options.shared ? "" : "; private buffers are copied in and out: ~0.4 of it");
-    std::printf("#%13s %12s %12s %10s %10s %8s %9s%s\n", "size (B)", "count", "time (us)", "algbw", "busbw", "#wrong",
-                "of bound", options.compare_mpi ? "   MPI_Allreduce busbw" : "");
+  // B, measured by rank 0 while the others wait (the probe uses every core), in the same run.
+  std::unique_ptr<BoundProbes> probes;
+  if (options.probe_bytes > 0 && rank == 0)
+    probes = std::make_unique<BoundProbes>(
+        measure_stream_probe(devices, options.probe_bytes, options.probe_threads, kMainProbeRounds), devices,
+        options.probe_threads);
+  bootstrap.barrier(timeout_of(options));
+  const std::string type(dtype_name(options.dtype)), redop(reduce_op_name(options.op));
+  if (rank == 0 && !options.json) {
+    std::printf("# meshreduce bench --backend processes: %s, %s, %s %s, %s buffers, median of %d calls after %d "
+                "warm-up (the slowest rank's); every rank checks every element of its outputs\n",
+                options.algorithm.c_str(), job_description(comm).c_str(), type.c_str(), redop.c_str(),
+                options.flags.shared ? "shared-arena" : "private (copied in and out)", options.iterations, options.warmup);
+    if (probes)
+      std::printf("# bound: an allreduce of S bytes per device over K = %d moves >= 2 K S bytes, so t >= 2 K S / B with"
+                  " B = %.2f GB/s (%s, %d threads over %s);\n# \"bound\" = that time / measured time (<= 1)%s\n",
+                  devices, probes->main().best_gbps, probes->main().best_kernel.c_str(), probes->main().threads,
+                  human_bytes(static_cast<double>(probes->main().bytes)).c_str(),
+                  options.flags.shared ? "" : "; private buffers also copy in and out, about 2.5x the bytes");
+    std::printf("#%75s%41s%s\n", "out-of-place", "in-place", mpi ? "    MPI_Allreduce" : "");
+    std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s\n", "size", "count", "type", "redop",
+                "root", "time", "algbw", "busbw", "#wrong", "bound", "time", "algbw", "busbw", "#wrong", "bound",
+                mpi ? " mpi-busbw mpi-#wrong" : "");
+    std::fflush(stdout);
   }
-  std::int64_t total_wrong = 0;
+  nlohmann::json rows = nlohmann::json::array();
   for (const std::int64_t bytes : bytes_per_process) {
     const std::int64_t count = std::max<std::int64_t>(bytes / static_cast<std::int64_t>(dtype_size(options.dtype)), 1);
-    Buffers buffers(comm, {count}, options);
-    const auto seconds = timed(bootstrap, timeout, options.warmup, options.iterations, [&](int i) {
-      if (options.in_place && i > 0) buffers.reset();  // outside the clock would need a second barrier
-      buffers.run(options.op);
-    });
-    if (options.in_place) {
-      buffers.reset();
-      buffers.run(options.op);
-    }
-    const Timing timing = across_ranks(bootstrap, timeout, median(seconds), buffers.count_wrong(options.op));
-    total_wrong += timing.wrong;
-    double mpi_busbw = 0;
+    const std::int64_t size = count * static_cast<std::int64_t>(dtype_size(options.dtype));
+    Result out_of_place{measure(comm, bootstrap, options, count, false)};
+    Result in_place{measure(comm, bootstrap, options, count, true)};
+    Timing by_mpi;
 #ifdef MESHREDUCE_HAVE_MPI
-    if (options.compare_mpi && job.mpi() && options.local_devices == 1 && options.op == ReduceOp::sum &&
-        mpi_type(options.dtype) != MPI_DATATYPE_NULL) {
-      std::vector<std::byte> out(static_cast<std::size_t>(buffers.bytes_per_device()));
-      const auto mpi_seconds = timed(bootstrap, timeout, options.warmup, options.iterations, [&](int) {
-        MPI_Allreduce(buffers.inputs()[0][0].data, out.data(), static_cast<int>(count), mpi_type(options.dtype), MPI_SUM,
-                      MPI_COMM_WORLD);
-      });
-      mpi_busbw = busbw_gbps(buffers.bytes_per_device(), across_ranks(bootstrap, timeout, median(mpi_seconds), 0).median_s,
-                             devices);
-    }
+    if (mpi) by_mpi = measure_mpi(options, bootstrap, rank, devices, count);
 #endif
-    if (rank == 0) {
-      const double busbw = busbw_gbps(buffers.bytes_per_device(), timing.median_s, devices);
-      std::printf(" %13lld %12lld %12.1f %10.2f %10.2f %8lld", static_cast<long long>(buffers.bytes_per_device()),
-                  static_cast<long long>(count), timing.median_s * 1e6,
-                  algbw_gbps(buffers.bytes_per_device(), timing.median_s), busbw, static_cast<long long>(timing.wrong));
-      if (bound > 0) std::printf(" %8.0f%%", 100 * busbw / bound);
-      if (mpi_busbw > 0) std::printf(" %21.2f", mpi_busbw);
-      std::printf("\n");
-      std::fflush(stdout);
+    if (rank != 0) continue;
+    if (probes) {
+      for (Result* r : {&out_of_place, &in_place})
+        if (r->timing.median_s > 0)
+          r->bound = probes->bound_seconds(size, size * devices * (r == &out_of_place ? 2 : 1)) / r->timing.median_s;
+    }
+    nlohmann::json row = result_json(out_of_place, size, devices);
+    row["bytes"] = size;
+    row["elements"] = count;
+    row["in_place"] = result_json(in_place, size, devices);
+    if (mpi) row["mpi_allreduce"] = result_json(Result{by_mpi}, size, devices);
+    rows.push_back(row);
+    if (options.json) continue;
+    std::printf("  %10lld %12lld %6s %6s %5d", static_cast<long long>(size), static_cast<long long>(count), type.c_str(),
+                redop.c_str(), -1);
+    print_result(out_of_place, size, devices);
+    print_result(in_place, size, devices);
+    if (mpi)
+      std::printf(" %9.2f %10lld", busbw_gbps(size, by_mpi.median_s, devices), static_cast<long long>(by_mpi.wrong));
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  // Every rank's count of wrong elements is in rank 0's rows; the others learn the verdict.
+  const std::string verdict = bootstrap.all_gather(rank == 0 ? std::to_string(total_wrong_of(rows)) : "", timeout_of(options))[0];
+  const std::int64_t wrong = std::stoll(verdict);
+  if (rank == 0) {
+    if (options.json) {
+      nlohmann::json out{{"implementation", "meshreduce"}, {"backend", "processes"}, {"algorithm", options.algorithm},
+                         {"processes", comm.processes()}, {"machines", comm.machines()}, {"devices", devices},
+                         {"shared", options.flags.shared}, {"dtype", type}, {"op", redop}, {"warmup", options.warmup},
+                         {"iterations", options.iterations}, {"results", rows}};
+      if (probes)
+        out["probe"] = {{"threads", probes->main().threads}, {"bytes", probes->main().bytes},
+                        {"best_gbps", probes->main().best_gbps}, {"best_kernel", probes->main().best_kernel}};
+      std::printf("%s\n", out.dump(1).c_str());
+    } else {
+      std::printf("# Out of bounds values : %lld %s\n", static_cast<long long>(wrong), wrong == 0 ? "OK" : "FAILED");
     }
   }
-  if (rank == 0)
-    std::printf("# out of bounds values : %lld %s\n", static_cast<long long>(total_wrong), total_wrong == 0 ? "OK" : "FAILED");
-  return total_wrong == 0 ? 0 : 1;
+  return wrong == 0 ? 0 : 1;
 }
 
 int process_run(const ProcessBackendOptions& options, const std::string& workload_name,
                 const std::vector<std::int64_t>& tensor_elements) {
   Job job;
   Bootstrap& bootstrap = *job.bootstrap;
-  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_s * 1000));
   std::int64_t bytes = 0;
   for (std::int64_t count : tensor_elements) bytes += count * static_cast<std::int64_t>(dtype_size(options.dtype)) + 64;
-  ProcessCommunicator comm(job.bootstrap, communicator_options(options, 2 * bytes * options.local_devices + (1 << 20), job));
-  Buffers buffers(comm, tensor_elements, options);
-  const auto seconds = timed(bootstrap, timeout, options.warmup, options.iterations, [&](int i) {
-    if (options.in_place && i > 0) buffers.reset();
-    buffers.run(options.op);
-  });
-  const Timing timing = across_ranks(bootstrap, timeout, median(seconds), buffers.count_wrong(options.op));
+  const std::int64_t arena = (options.in_place ? 1 : 2) * bytes * options.flags.local_devices + (1 << 20);
+  ProcessCommunicator comm(job.bootstrap, communicator_options(options, arena, job));
+  std::vector<TensorSpec> layout;
+  for (std::int64_t count : tensor_elements) layout.push_back({count, options.dtype});
+  const Plan& plan = comm.plan(layout, options.op);  // collective: the layout exchange
+  Buffers buffers(comm, tensor_elements, options.dtype, options.flags.shared, options.in_place);
+  std::int64_t wrong = 0;
+  const auto seconds = timed(
+      bootstrap, timeout_of(options), options.warmup, options.iterations,
+      [&](int i) {
+        if (i == 1) wrong += buffers.count_wrong(options.op);
+        if (options.in_place && i > 0) buffers.reset();
+      },
+      [&] { buffers.run(options.op); });
+  wrong += buffers.count_wrong(options.op);
+  const Timing timing = across_ranks(bootstrap, timeout_of(options), median(seconds), wrong);
   if (comm.rank() == 0) {
-    const std::vector<TensorSpec> layout = [&] {
-      std::vector<TensorSpec> specs;
-      for (std::int64_t count : tensor_elements) specs.push_back({count, options.dtype});
-      return specs;
-    }();
-    const Plan& plan = comm.plan(layout, options.op);
-    std::printf("meshreduce run --backend processes: %s, %d processes x %d devices on %d machine(s) (groups %s), %s: "
-                "%zu tensors, %.2f MiB per device\n",
-                options.algorithm.c_str(), comm.processes(), options.local_devices, comm.machines(),
-                describe_groups(comm.groups()).c_str(), workload_name.c_str(), tensor_elements.size(),
-                static_cast<double>(buffers.bytes_per_device()) / (1 << 20));
+    const double t = timing.median_s;
+    const std::int64_t per_device = buffers.bytes_per_device();
+    std::printf("meshreduce run --backend processes: %s, %s, %s: %zu tensors, %.2f MiB per device\n",
+                options.algorithm.c_str(), job_description(comm).c_str(), workload_name.c_str(), tensor_elements.size(),
+                static_cast<double>(per_device) / (1 << 20));
     std::printf("  %s %s, %s, %s buffers, %zu buckets, %zu steps, %d iterations after %d warm-up\n",
                 std::string(dtype_name(options.dtype)).c_str(), std::string(reduce_op_name(options.op)).c_str(),
-                options.in_place ? "in place" : "out of place", options.shared ? "shared" : "private",
+                options.in_place ? "in place" : "out of place", options.flags.shared ? "shared-arena" : "private",
                 plan.buckets.size(), plan.schedule.steps.size(), options.iterations, options.warmup);
-    std::printf("  time %.3f ms (median of the slowest rank), algbw %.2f GB/s, busbw %.2f GB/s\n", timing.median_s * 1e3,
-                algbw_gbps(buffers.bytes_per_device(), timing.median_s),
-                busbw_gbps(buffers.bytes_per_device(), timing.median_s, comm.size()));
-    if (timing.wrong == 0)
-      std::printf("  verified: every element of all %d devices equals the exact %s, bit for bit\n", comm.size(),
-                  std::string(reduce_op_name(options.op)).c_str());
-    else
-      std::printf("  WRONG: %lld elements differ from the exact result\n", static_cast<long long>(timing.wrong));
-  } else {
-    std::vector<TensorSpec> layout;
-    for (std::int64_t count : tensor_elements) layout.push_back({count, options.dtype});
-    comm.plan(layout, options.op);  // collective only the first time: the layout is planned already
+    std::printf("  time %.3f ms (median of the slowest rank), algbw %.2f GB/s, busbw %.2f GB/s\n", t * 1e3,
+                algbw_gbps(per_device, t), busbw_gbps(per_device, t, comm.size()));
+    const std::string detail = "small-integer inputs, whose " + std::string(reduce_op_name(options.op)) +
+                               " is exact in any order; every element of all " + std::to_string(comm.size()) +
+                               " devices, each rank checking its own; first and last call";
+    if (timing.wrong == 0) std::printf("  exact reference: ok (%s)\n", detail.c_str());
+    else std::printf("  exact reference: FAILED, %lld elements differ (%s)\n", static_cast<long long>(timing.wrong), detail.c_str());
   }
   return timing.wrong == 0 ? 0 : 1;
 }

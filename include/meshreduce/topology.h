@@ -105,6 +105,11 @@ struct Topology {
   // The thread executor's measured costs on this machine (`meshreduce calibrate` stores them in
   // the `local` topology's file; thread_model.h).
   std::optional<ThreadCosts> thread_costs;
+  // Relay network traffic through a GPU next to a NIC (NCCL's "PXN"): a route that crosses the
+  // network may pass through one device on each side, reached over NVLink or NVSwitch, when that
+  // widens its bottleneck (a GPU whose own way to a NIC crosses the 6 GB/s QPI link relays over
+  // NVLink through the GPU beside a NIC instead). Off: devices never forward (compute_routes).
+  bool nic_relay = false;
 
   int size() const noexcept { return static_cast<int>(devices.size()); }
   // Total direct effective bandwidth between a and b in GB/s per direction (0 when not linked).
@@ -124,6 +129,10 @@ struct Topology {
   // Fill `routes` for every ordered device pair that has none yet, by the rule: fewest hops,
   // passing only through nodes (never through another device); among those, the largest
   // bottleneck effective bandwidth (effective_gbps() * count); then the smallest link indices, hop by hop.
+  // With `nic_relay`, a route that crosses a `network` link is then replaced by the plain routes
+  // src -> r1 -> r2 -> dst (r1 is src or a device src reaches over NVLink/NVSwitch only, r2 is
+  // dst or one such of dst) when that raises its bottleneck: the widest such, then the fewest
+  // links, then the lowest r1, r2.
   // Routes already present (read from a file) are kept. Then sorts `routes`.
   void compute_routes();
   // Throws TopologyError on duplicate ids, links to unknown ids, levels that are not partitions
@@ -143,6 +152,7 @@ struct Topology {
 //   "cluster:NxPRESET[@MxG]"  N nodes of PRESET joined by one non-blocking network switch through
 //                             M NICs per node of G Gb/s each (default: all of the preset's NICs,
 //                             100 Gb/s; a preset without NICs gets one, PCIe-attached to every device)
+//                             "+relay" at the end sets nic_relay (NCCL's PXN)
 //   "flat:K"                  K devices all linked alike
 //   "groups:KxG"              K devices in G equal consecutive groups (K % G == 0), or, written
 //                             "groups:4,4,2", groups of the given sizes
@@ -156,7 +166,9 @@ Topology flat_topology(int devices);
 Topology grouped_topology(const std::vector<int>& group_sizes);
 // N copies of `node` joined by a network switch. nics_per_node 0 = every NIC of the node
 // preset; nic_gbit is each NIC's line rate in Gbit/s.
-Topology cluster_topology(const Topology& node, int nodes, int nics_per_node = 0, double nic_gbit = 100.0);
+// nic_relay sets Topology::nic_relay (it is also on when `node` has it).
+Topology cluster_topology(const Topology& node, int nodes, int nics_per_node = 0, double nic_gbit = 100.0,
+                          bool nic_relay = false);
 
 // Copy and add `bytes_per_buffer`-sized buffers (pre-touched, so page faults are not measured),
 // `repeats` times, and report the best run of each. Takes about a second at the defaults.

@@ -8,6 +8,7 @@
 #include "algorithms/hierarchical.h"
 #include "algorithms/hierarchical_rs.h"
 #include "algorithms/multiring.h"
+#include "algorithms/nic_rings.h"
 #include "algorithms/ring.h"
 #include "algorithms/tree.h"
 #include "meshreduce/algorithm.h"
@@ -43,6 +44,8 @@ constexpr std::array kAlgorithms{
               &detail::decline_direct, &detail::build_direct},
     Algorithm{"multiring", "rings on every edge-disjoint Hamiltonian cycle of the topology's links, both directions",
               &detail::decline_multiring, &detail::build_multiring},
+    Algorithm{"nic-rings", "across machines: one pipelined ring per NIC, entering and leaving each machine next to its NIC",
+              &detail::decline_nic_rings, &detail::build_nic_rings},
 };
 
 }  // namespace

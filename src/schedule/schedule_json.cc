@@ -23,42 +23,12 @@ constexpr std::int64_t kMaxBuffers = limits::kMaxTensors;
 constexpr std::int64_t kMaxScratch = std::int64_t{1} << 24;
 constexpr std::int64_t kMaxRefs = 2 * limits::kMaxDevices;
 
-[[noreturn]] void fail(const std::string& where, const std::string& what) { throw ScheduleError(where + ": " + what); }
+constexpr detail::JsonFields<ScheduleError> kJson{""};
 
-const json& field(const json& object, const char* key, const std::string& where) {
-  if (!object.is_object()) fail(where, "expected an object, got " + describe_json(object));
-  if (!object.contains(key)) fail(where, std::string("missing '") + key + "'");
-  return object.at(key);
-}
-
-// An integer in [lowest, highest]: fractions, strings and numbers out of range are errors, never
-// truncated.
-std::int64_t integer_value(const json& value, const std::string& what, const std::string& where, std::int64_t lowest,
-                           std::int64_t highest) {
-  if (!value.is_number_integer()) fail(where, what + " must be an integer, got " + describe_json(value));
-  if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
-    fail(where, what + " = " + describe_json(value) + " is more than the largest allowed, " + std::to_string(highest));
-  const auto number = value.get<std::int64_t>();
-  if (number < lowest)
-    fail(where, what + " = " + std::to_string(number) + " is less than the smallest allowed, " + std::to_string(lowest));
-  if (number > highest)
-    fail(where, what + " = " + std::to_string(number) + " is more than the largest allowed, " + std::to_string(highest));
-  return number;
-}
-
-std::int64_t integer(const json& object, const char* key, const std::string& where, std::int64_t lowest,
-                     std::int64_t highest) {
-  return integer_value(field(object, key, where), std::string("'") + key + "'", where, lowest, highest);
-}
-
-std::string text(const json& object, const char* key, const std::string& where) {
-  const json& value = field(object, key, where);
-  if (!value.is_string()) fail(where, std::string("'") + key + "' must be a string, got " + describe_json(value));
-  return value.get<std::string>();
-}
+[[noreturn]] void fail(const std::string& where, const std::string& what) { kJson.fail(where, what); }
 
 const json& array(const json& object, const char* key, const std::string& where, std::int64_t most) {
-  const json& value = field(object, key, where);
+  const json& value = kJson.field(object, key, where);
   if (!value.is_array()) fail(where, std::string("'") + key + "' must be an array, got " + describe_json(value));
   if (static_cast<std::int64_t>(value.size()) > most)
     fail(where, std::string("'") + key + "' has " + std::to_string(value.size()) +
@@ -82,17 +52,17 @@ json ref_to_json(const BufferRef& ref) {
 
 BufferRef ref_from_json(const json& j, int devices, const std::string& where) {
   BufferRef ref;
-  ref.device = static_cast<int>(integer(j, "device", where, 0, devices - 1));
-  ref.kind = parse_enum(text(j, "kind", where), {BufferKind::input, BufferKind::output, BufferKind::scratch},
+  ref.device = static_cast<int>(kJson.integer(j, "device", where, 0, devices - 1));
+  ref.kind = parse_enum(kJson.text(j, "kind", where), {BufferKind::input, BufferKind::output, BufferKind::scratch},
                         buffer_kind_name, where + ".kind");
-  ref.buffer = static_cast<int>(integer(j, "buffer", where, 0, std::max(kMaxBuffers, kMaxScratch) - 1));
-  ref.offset = integer(j, "offset", where, 0, limits::kMaxTensorElements);
+  ref.buffer = static_cast<int>(kJson.integer(j, "buffer", where, 0, std::max(kMaxBuffers, kMaxScratch) - 1));
+  ref.offset = kJson.integer(j, "offset", where, 0, limits::kMaxTensorElements);
   return ref;
 }
 
 DType dtype_from_json(const json& j, const std::string& where) {
   try {
-    return parse_dtype(text(j, "dtype", where));
+    return parse_dtype(kJson.text(j, "dtype", where));
   } catch (const InvalidArgument& e) {
     fail(where + ".dtype", excerpt(e.what(), 200));
   }
@@ -123,10 +93,10 @@ Schedule schedule_from_json(const std::string& json_text) {
   const std::string top = "schedule";
   Schedule schedule;
   if (!j.is_object()) fail(top, "expected an object, got " + describe_json(j));
-  schedule.algorithm = j.contains("algorithm") ? text(j, "algorithm", top) : "";
-  schedule.num_devices = static_cast<int>(integer(j, "devices", top, 1, limits::kMaxDevices));
+  schedule.algorithm = j.contains("algorithm") ? kJson.text(j, "algorithm", top) : "";
+  schedule.num_devices = static_cast<int>(kJson.integer(j, "devices", top, 1, limits::kMaxDevices));
   try {
-    schedule.op = parse_reduce_op(text(j, "op", top));
+    schedule.op = parse_reduce_op(kJson.text(j, "op", top));
   } catch (const InvalidArgument& e) {
     fail("schedule.op", excerpt(e.what(), 200));
   }
@@ -134,7 +104,7 @@ Schedule schedule_from_json(const std::string& json_text) {
   std::int64_t total = 0;
   for (std::size_t b = 0; b < buffers.size(); ++b) {
     const std::string where = "buffers[" + std::to_string(b) + "]";
-    const std::int64_t count = integer(buffers[b], "count", where, 0, limits::kMaxTensorElements);
+    const std::int64_t count = kJson.integer(buffers[b], "count", where, 0, limits::kMaxTensorElements);
     total = limits::checked_add(where + ": elements of all buffers", total, count, limits::kMaxTensorElements);
     schedule.buffers.push_back({count, dtype_from_json(buffers[b], where)});
   }
@@ -142,8 +112,8 @@ Schedule schedule_from_json(const std::string& json_text) {
     const json& scratch = array(j, "scratch", top, kMaxScratch);
     for (std::size_t s = 0; s < scratch.size(); ++s) {
       const std::string where = "scratch[" + std::to_string(s) + "]";
-      schedule.scratch.push_back({static_cast<int>(integer(scratch[s], "device", where, 0, schedule.num_devices - 1)),
-                                  integer(scratch[s], "count", where, 0, limits::kMaxTensorElements),
+      schedule.scratch.push_back({static_cast<int>(kJson.integer(scratch[s], "device", where, 0, schedule.num_devices - 1)),
+                                  kJson.integer(scratch[s], "count", where, 0, limits::kMaxTensorElements),
                                   dtype_from_json(scratch[s], where)});
     }
   }
@@ -152,10 +122,10 @@ Schedule schedule_from_json(const std::string& json_text) {
     const std::string where = "steps[" + std::to_string(s) + "]";
     const json& step = steps[s];
     Step parsed;
-    parsed.kind = parse_enum(text(step, "kind", where), {StepKind::reduce, StepKind::copy, StepKind::scale},
+    parsed.kind = parse_enum(kJson.text(step, "kind", where), {StepKind::reduce, StepKind::copy, StepKind::scale},
                              step_kind_name, where + ".kind");
-    parsed.device = static_cast<int>(integer(step, "device", where, 0, schedule.num_devices - 1));
-    parsed.count = integer(step, "count", where, 0, limits::kMaxTensorElements);
+    parsed.device = static_cast<int>(kJson.integer(step, "device", where, 0, schedule.num_devices - 1));
+    parsed.count = kJson.integer(step, "count", where, 0, limits::kMaxTensorElements);
     const json& srcs = array(step, "srcs", where, kMaxRefs);
     for (std::size_t r = 0; r < srcs.size(); ++r)
       parsed.srcs.push_back(ref_from_json(srcs[r], schedule.num_devices, where + ".srcs[" + std::to_string(r) + "]"));
@@ -166,13 +136,9 @@ Schedule schedule_from_json(const std::string& json_text) {
       const json& deps = array(step, "deps", where, limits::kMaxScheduleSteps);
       for (std::size_t d = 0; d < deps.size(); ++d)
         parsed.deps.push_back(static_cast<int>(
-            integer_value(deps[d], "'deps'[" + std::to_string(d) + "]", where, 0, limits::kMaxScheduleSteps)));
+            kJson.integer_value(deps[d], "'deps'[" + std::to_string(d) + "]", where, 0, limits::kMaxScheduleSteps)));
     }
-    if (step.contains("average")) {
-      if (!step.at("average").is_boolean())
-        fail(where, "'average' must be true or false, got " + describe_json(step.at("average")));
-      parsed.average = step.at("average").get<bool>();
-    }
+    if (step.contains("average")) parsed.average = kJson.boolean(step, "average", where);
     schedule.steps.push_back(std::move(parsed));
   }
   return schedule;

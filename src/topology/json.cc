@@ -32,9 +32,9 @@ constexpr std::int64_t kMaxLevels = 64;
 constexpr std::int64_t kMaxLinkCount = 1 << 16;
 constexpr std::int64_t kMaxThreads = 1 << 16;
 
-[[noreturn]] void fail(const std::string& where, const std::string& what) {
-  throw TopologyError("topology file: " + where + ": " + what);
-}
+constexpr JsonFields<TopologyError> kJson{"topology file: "};
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) { kJson.fail(where, what); }
 
 void check_keys(const json& object, const std::string& where, std::initializer_list<const char*> allowed) {
   if (!object.is_object()) fail(where, "expected an object, got " + describe_json(object));
@@ -49,55 +49,12 @@ void check_keys(const json& object, const std::string& where, std::initializer_l
   }
 }
 
-const json& field(const json& object, const char* key, const std::string& where) {
-  if (!object.contains(key)) fail(where, std::string("missing '") + key + "'");
-  return object.at(key);
-}
-
-// An integer in [lowest, highest]; a fraction, a string or a number out of range is an error,
-// never truncated.
-std::int64_t integer_value(const json& value, const std::string& what, const std::string& where, std::int64_t lowest,
-                           std::int64_t highest) {
-  if (!value.is_number_integer())
-    fail(where, what + " must be an integer, got " + describe_json(value));
-  if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
-    fail(where, what + " = " + describe_json(value) + " is more than the largest allowed, " + std::to_string(highest));
-  const auto number = value.get<std::int64_t>();
-  if (number < lowest)
-    fail(where, what + " = " + std::to_string(number) + " is less than the smallest allowed, " + std::to_string(lowest));
-  if (number > highest)
-    fail(where, what + " = " + std::to_string(number) + " is more than the largest allowed, " + std::to_string(highest));
-  return number;
-}
-
-std::int64_t integer(const json& object, const char* key, const std::string& where, std::int64_t lowest,
-                     std::int64_t highest) {
-  return integer_value(field(object, key, where), std::string("'") + key + "'", where, lowest, highest);
-}
-
 int id_value(const json& value, const std::string& what, const std::string& where) {
-  return static_cast<int>(integer_value(value, what, where, 0, limits::kMaxId));
+  return static_cast<int>(kJson.integer_value(value, what, where, 0, limits::kMaxId));
 }
 
 int id(const json& object, const char* key, const std::string& where) {
-  return id_value(field(object, key, where), std::string("'") + key + "'", where);
-}
-
-// A finite number >= lowest.
-double real(const json& object, const char* key, const std::string& where, double lowest) {
-  const json& value = field(object, key, where);
-  if (!value.is_number()) fail(where, std::string("'") + key + "' must be a number, got " + describe_json(value));
-  const double number = value.get<double>();
-  if (!std::isfinite(number) || number < lowest)
-    fail(where, std::string("'") + key + "' = " + describe_json(value) + " must be a finite number >= " +
-                    describe_json(lowest));
-  return number;
-}
-
-std::string text(const json& object, const char* key, const std::string& where) {
-  const json& value = field(object, key, where);
-  if (!value.is_string()) fail(where, std::string("'") + key + "' must be a string, got " + describe_json(value));
-  return value.get<std::string>();
+  return id_value(kJson.field(object, key, where), std::string("'") + key + "'", where);
 }
 
 std::vector<int> id_list(const json& value, const std::string& what, const std::string& where) {
@@ -119,11 +76,11 @@ ordered_json device_to_json(const Device& device) {
 }
 
 std::string optional_text(const json& object, const char* key, const std::string& fallback, const std::string& where) {
-  return object.contains(key) ? text(object, key, where) : fallback;
+  return object.contains(key) ? kJson.text(object, key, where) : fallback;
 }
 
 double optional_real(const json& object, const char* key, const std::string& where, double lowest) {
-  return object.contains(key) ? real(object, key, where, lowest) : 0.0;
+  return object.contains(key) ? kJson.real(object, key, where, lowest) : 0.0;
 }
 
 Device device_from_json(const json& in, const std::string& where) {
@@ -136,7 +93,7 @@ Device device_from_json(const json& in, const std::string& where) {
   } catch (const TopologyError& e) {
     fail(where, std::string("'kind': ") + excerpt(e.what(), 200));
   }
-  device.memory_bytes = in.contains("memory_bytes") ? integer(in, "memory_bytes", where, 0, limits::kMaxTotalBytes) : 0;
+  device.memory_bytes = in.contains("memory_bytes") ? kJson.integer(in, "memory_bytes", where, 0, limits::kMaxTotalBytes) : 0;
   device.bandwidth_gbps = optional_real(in, "bandwidth_gbps", where, 0.0);
   device.reduce_gbps = optional_real(in, "reduce_gbps", where, 0.0);
   device.source = optional_text(in, "source", "", where);
@@ -163,6 +120,7 @@ std::map<std::pair<int, int>, int> route_links(const Topology& topology) {
 
 ordered_json topology_to_json(const Topology& topology) {
   ordered_json out{{"format", kFormat}, {"version", kVersion}, {"name", topology.name}};
+  if (topology.nic_relay) out["nic_relay"] = true;
   out["devices"] = ordered_json::array();
   for (const Device& device : topology.devices) out["devices"].push_back(device_to_json(device));
   out["nodes"] = ordered_json::array();
@@ -210,13 +168,13 @@ ThreadCosts thread_costs_from_json(const json& entry, const std::string& where) 
              {"threads", "memory_gbps", "thread_gbps", "write_cost", "stream_write_cost", "piece_overhead_us",
               "call_overhead_us", "source"});
   ThreadCosts costs;
-  costs.threads = static_cast<int>(integer(entry, "threads", where, 1, kMaxThreads));
-  costs.memory_gbps = real(entry, "memory_gbps", where, 0.0);
-  costs.thread_gbps = real(entry, "thread_gbps", where, 0.0);
-  costs.write_cost = real(entry, "write_cost", where, 0.0);
-  costs.stream_write_cost = real(entry, "stream_write_cost", where, 0.0);
-  costs.piece_overhead_us = real(entry, "piece_overhead_us", where, 0.0);
-  costs.call_overhead_us = real(entry, "call_overhead_us", where, 0.0);
+  costs.threads = static_cast<int>(kJson.integer(entry, "threads", where, 1, kMaxThreads));
+  costs.memory_gbps = kJson.real(entry, "memory_gbps", where, 0.0);
+  costs.thread_gbps = kJson.real(entry, "thread_gbps", where, 0.0);
+  costs.write_cost = kJson.real(entry, "write_cost", where, 0.0);
+  costs.stream_write_cost = kJson.real(entry, "stream_write_cost", where, 0.0);
+  costs.piece_overhead_us = kJson.real(entry, "piece_overhead_us", where, 0.0);
+  costs.call_overhead_us = kJson.real(entry, "call_overhead_us", where, 0.0);
   costs.source = optional_text(entry, "source", "", where);
   if (!(costs.memory_gbps > 0) || !(costs.thread_gbps > 0))
     fail(where, "bandwidths > 0 needed: 'memory_gbps' = " + describe_json(costs.memory_gbps) + ", 'thread_gbps' = " +
@@ -280,14 +238,15 @@ const json& list(const json& in, const char* key, std::int64_t most) {
 
 Topology topology_from_json(const json& in) {
   check_keys(in, "top level",
-             {"format", "version", "name", "devices", "nodes", "links", "levels", "routes", "memory_bandwidth",
-              "thread_costs"});
+             {"format", "version", "name", "nic_relay", "devices", "nodes", "links", "levels", "routes",
+              "memory_bandwidth", "thread_costs"});
   if (in.contains("format") && in.at("format") != kFormat)
     fail("format", "expected \"" + std::string(kFormat) + "\", got " + describe_json(in.at("format")));
   if (in.contains("version") && in.at("version") != kVersion)
     fail("version", "this reader knows version " + std::to_string(kVersion) + ", got " + describe_json(in.at("version")));
   Topology topology;
   topology.name = optional_text(in, "name", "", "top level");
+  if (in.contains("nic_relay")) topology.nic_relay = kJson.boolean(in, "nic_relay", "top level");
   if (!in.contains("devices")) fail("top level", "missing 'devices'");
   const json& devices = list(in, "devices", limits::kMaxDevices);
   if (devices.empty()) fail("devices", "a topology needs at least one device");
@@ -305,16 +264,16 @@ Topology topology_from_json(const json& in) {
     link.a = id(entry, "a", where);
     link.b = id(entry, "b", where);
     try {
-      link.kind = parse_link_kind(text(entry, "kind", where));
+      link.kind = parse_link_kind(kJson.text(entry, "kind", where));
     } catch (const TopologyError& e) {
       fail(where, std::string("'kind': ") + excerpt(e.what(), 200));
     }
-    link.bandwidth_gbps = real(entry, "bandwidth_gbps", where, 0.0);
+    link.bandwidth_gbps = kJson.real(entry, "bandwidth_gbps", where, 0.0);
     if (!(link.bandwidth_gbps > 0)) fail(where, "'bandwidth_gbps' must be > 0");
     link.latency_us = optional_real(entry, "latency_us", where, 0.0);
-    link.count = entry.contains("count") ? static_cast<int>(integer(entry, "count", where, 1, kMaxLinkCount)) : 1;
+    link.count = entry.contains("count") ? static_cast<int>(kJson.integer(entry, "count", where, 1, kMaxLinkCount)) : 1;
     link.source = optional_text(entry, "source", "", where);
-    link.efficiency = entry.contains("efficiency") ? real(entry, "efficiency", where, 0.0) : 1.0;
+    link.efficiency = entry.contains("efficiency") ? kJson.real(entry, "efficiency", where, 0.0) : 1.0;
     if (!(link.efficiency > 0 && link.efficiency <= 1))
       fail(where, "'efficiency' must be in (0, 1], got " + std::to_string(link.efficiency));
     topology.links.push_back(std::move(link));
@@ -324,7 +283,7 @@ Topology topology_from_json(const json& in) {
     const json& entry = levels[i];
     const std::string where = "levels[" + std::to_string(i) + "]";
     check_keys(entry, where, {"name", "groups"});
-    const json& groups = field(entry, "groups", where);
+    const json& groups = kJson.field(entry, "groups", where);
     if (!groups.is_array()) fail(where, "'groups' must be an array of arrays of ids, got " + describe_json(groups));
     GroupLevel level{optional_text(entry, "name", "", where), {}};
     for (std::size_t g = 0; g < groups.size(); ++g)
@@ -339,7 +298,7 @@ Topology topology_from_json(const json& in) {
     check_keys(entry, where, {"src", "dst", "path"});
     id(entry, "src", where);
     id(entry, "dst", where);
-    paths.push_back(id_list(field(entry, "path", where), "'path'", where));
+    paths.push_back(id_list(kJson.field(entry, "path", where), "'path'", where));
   }
   check_references(topology, in);
   const auto joining = route_links(topology);
@@ -363,8 +322,8 @@ Topology topology_from_json(const json& in) {
     const std::string where = "memory_bandwidth";
     check_keys(entry, where, {"threads", "copy_one_thread_gbps", "copy_all_threads_gbps", "add_one_thread_gbps"});
     topology.memory_bandwidth = MemoryBandwidth{
-        static_cast<int>(integer(entry, "threads", where, 0, kMaxThreads)), real(entry, "copy_one_thread_gbps", where, 0.0),
-        real(entry, "copy_all_threads_gbps", where, 0.0), real(entry, "add_one_thread_gbps", where, 0.0)};
+        static_cast<int>(kJson.integer(entry, "threads", where, 0, kMaxThreads)), kJson.real(entry, "copy_one_thread_gbps", where, 0.0),
+        kJson.real(entry, "copy_all_threads_gbps", where, 0.0), kJson.real(entry, "add_one_thread_gbps", where, 0.0)};
   }
   if (in.contains("thread_costs")) topology.thread_costs = thread_costs_from_json(in.at("thread_costs"), "thread_costs");
   // Routes are checked before the missing ones are added, so an error names a route of the file.

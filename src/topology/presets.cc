@@ -60,6 +60,8 @@ constexpr const char* kQpiSource =
 constexpr const char* kUpiSource =
     "Skylake UPI: 20.8 GB/s line rate (Xeon Scalable datasheet: 10.4 GT/s), 10 GB/s effective (NCCL topo.h "
     "SKL_QPI_BW); latency as a PCI path; docs/topology-format.md";
+// A DGX-1 (P100 and V100) has four such NICs, one per PCIe switch beside a GPU pair (DGX-1 system
+// architecture whitepapers; datasheet "4X IB EDR"; NVIDIA/nccl-tests issue 29: "4 IB adapters").
 // NICs: 100 Gb/s EDR InfiniBand = 12.5 GB/s line rate (InfiniBand Architecture Specification, EDR
 // 4x). TACCL's profile of such a link measures 105 us per MB, about 9.5 GB/s (Shah et al., TACCL,
 // NSDI 2023): an efficiency of 0.76.
@@ -163,9 +165,12 @@ double parse_positive_real(std::string_view text, std::string_view whole) {
   return value;
 }
 
-// "cluster:NxPRESET[@MxG]"
+// "cluster:NxPRESET[@MxG][+relay]"
 Topology parse_cluster(std::string_view name) {
   std::string_view spec = name.substr(8);
+  constexpr std::string_view kRelay = "+relay";
+  const bool relay = spec.ends_with(kRelay);
+  if (relay) spec.remove_suffix(kRelay.size());
   const auto x = spec.find('x');
   if (x == std::string_view::npos)
     throw TopologyError("topology '" + std::string(name) + "': expected cluster:NxPRESET[@MxG]");
@@ -182,7 +187,7 @@ Topology parse_cluster(std::string_view name) {
     gbit = parse_positive_real(nic_spec.substr(nx + 1), name);
     spec = spec.substr(0, at);
   }
-  Topology topology = cluster_topology(topology_preset(spec), nodes, nics, gbit);
+  Topology topology = cluster_topology(topology_preset(spec), nodes, nics, gbit, relay);
   topology.name = std::string(name);
   return topology;
 }
@@ -254,7 +259,7 @@ Topology grouped_topology(const std::vector<int>& group_sizes) {
   return topology;
 }
 
-Topology cluster_topology(const Topology& node, int nodes, int nics_per_node, double nic_gbit) {
+Topology cluster_topology(const Topology& node, int nodes, int nics_per_node, double nic_gbit, bool nic_relay) {
   if (nodes < 1) throw TopologyError("cluster needs at least 1 node, got " + std::to_string(nodes));
   if (nics_per_node < 0 || !(nic_gbit > 0))
     throw TopologyError("cluster of '" + node.name + "': NIC count must be >= 0 and rate > 0");
@@ -289,7 +294,8 @@ Topology cluster_topology(const Topology& node, int nodes, int nics_per_node, do
   };
 
   Topology topology;
-  topology.name = "cluster:" + std::to_string(nodes) + "x" + node.name;
+  topology.name = "cluster:" + std::to_string(nodes) + "x" + node.name + (nic_relay ? "+relay" : "");
+  topology.nic_relay = nic_relay || node.nic_relay;
   for (int c = 0; c < nodes; ++c) {
     const std::string prefix = "n" + std::to_string(c) + "/";
     for (const Device& d : base.devices) {
@@ -347,7 +353,7 @@ Topology cluster_topology(const Topology& node, int nodes, int nics_per_node, do
 }
 
 std::vector<std::string> topology_preset_names() {
-  return {"dgx1-v100", "dgx1-p100", "dgx2", "pcie8", "cluster:NxPRESET[@MxG]", "flat:K", "groups:KxG",
+  return {"dgx1-v100", "dgx1-p100", "dgx2", "pcie8", "cluster:NxPRESET[@MxG][+relay]", "flat:K", "groups:KxG",
           "groups:S1,S2,...", "local"};
 }
 

@@ -178,10 +178,17 @@ void Topology::validate() const {
     if (r.links.empty()) throw TopologyError(what + " has no links");
     const std::vector<int> path = route_path(r);  // throws on links that do not chain
     if (path.back() != r.dst) throw TopologyError(what + " ends at " + std::to_string(path.back()));
+    // With nic_relay, a device on each side may relay a route that crosses the network (NCCL's PXN).
+    const bool relay_allowed =
+        nic_relay && std::any_of(r.links.begin(), r.links.end(), [&](int l) {
+          return links[static_cast<std::size_t>(l)].kind == LinkKind::network;
+        });
+    int relays = 0;
     for (std::size_t i = 1; i + 1 < path.size(); ++i)
-      if (device_ids.contains(path[i]))
+      if (device_ids.contains(path[i]) && (!relay_allowed || ++relays > 2))
         throw TopologyError(what + " passes through device " + std::to_string(path[i]) +
-                            " (devices do not forward traffic)");
+                            (relay_allowed ? " (a network route may pass through two relaying devices at most, one per side)"
+                                           : " (devices do not forward traffic unless 'nic_relay' is set and the route crosses the network)"));
     if (std::set<int>(path.begin(), path.end()).size() != path.size())
       throw TopologyError(what + " visits a node twice");
   }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "meshreduce/topology.h"
@@ -19,6 +20,18 @@ struct TopologyOptions {
 void print_summary(const Topology& topology) {
   std::printf("# %s: %d devices, %zu nodes, %zu links, %zu routes\n", topology.name.c_str(), topology.size(),
               topology.nodes.size(), topology.links.size(), topology.routes.size());
+  if (topology.nic_relay) {
+    int relayed = 0;  // routes that pass through a device: relayed to or from a NIC
+    for (const Route& route : topology.routes) {
+      const std::vector<int> path = topology.route_path(route);
+      for (std::size_t i = 1; i + 1 < path.size(); ++i)
+        if (topology.is_device(path[i])) {
+          ++relayed;
+          break;
+        }
+    }
+    std::printf("# nic_relay: network routes may pass through a GPU next to a NIC (NCCL's PXN); %d routes do\n", relayed);
+  }
   const auto name_of = [&](int id) {
     const Device* d = topology.find(id);
     return d != nullptr ? d->name : "#" + std::to_string(id);

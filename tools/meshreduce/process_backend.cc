@@ -346,12 +346,17 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
                 "warm-up (the slowest rank's); every rank checks every element of its outputs\n",
                 options.algorithm.c_str(), job_description(comm).c_str(), type.c_str(), redop.c_str(),
                 options.flags.shared ? "shared-arena" : "private (copied in and out)", options.iterations, options.warmup);
-    if (probes)
+    if (probes) {
+      const ProbeKernel* out_of_place = best_kernel_for(probes->main(), false);
+      const ProbeKernel* in_place = best_kernel_for(probes->main(), true);
       std::printf("# bound: an allreduce of S bytes per device over K = %d moves >= 2 K S bytes, so t >= 2 K S / B with"
-                  " B = %.2f GB/s (%s, %d threads over %s);\n# \"bound\" = that time / measured time (<= 1)%s\n",
-                  devices, probes->main().best_gbps, probes->main().best_kernel.c_str(), probes->main().threads,
+                  " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place, %d threads over %s;\n# \"bound\" = that"
+                  " time / measured time (<= 1)%s\n",
+                  devices, out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps,
+                  in_place->name.c_str(), probes->main().threads,
                   human_bytes(static_cast<double>(probes->main().bytes)).c_str(),
                   options.flags.shared ? "" : "; private buffers also copy in and out, about 2.5x the bytes");
+    }
     std::printf("#%75s%41s%s\n", "out-of-place", "in-place", mpi ? "    MPI_Allreduce" : "");
     std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s\n", "size", "count", "type", "redop",
                 "root", "time", "algbw", "busbw", "#wrong", "bound", "time", "algbw", "busbw", "#wrong", "bound",
@@ -372,7 +377,7 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
     if (probes) {
       for (Result* r : {&out_of_place, &in_place})
         if (r->timing.median_s > 0)
-          r->bound = probes->bound_seconds(size, size * devices * (r == &out_of_place ? 2 : 1)) / r->timing.median_s;
+          r->bound = probes->bound_seconds(size, r == &in_place) / r->timing.median_s;
     }
     nlohmann::json row = result_json(out_of_place, size, devices);
     row["bytes"] = size;

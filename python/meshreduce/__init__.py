@@ -55,6 +55,7 @@ from meshreduce._core import (  # noqa: F401  (re-exported)
     VerifyReport,
     Workload,
     WorkloadTensor,
+    __version__,
     algorithms,
     allreduce_grads_hierarchical,
     load_workload,
@@ -66,8 +67,6 @@ from meshreduce._core import (  # noqa: F401  (re-exported)
     uniform_workload,
     verify,
 )
-
-__version__ = "0.1.0"
 
 _WORKLOADS = _os.path.join(_os.path.dirname(__file__), "workloads")
 

@@ -5,6 +5,7 @@
 PYBIND11_MODULE(_core, module) {
   using namespace meshreduce::python;
   module.doc() = "meshreduce's C++ library bound for NumPy (import meshreduce, not this module)";
+  module.attr("__version__") = MESHREDUCE_VERSION;  // the CMake project's version
   bind_errors(module);  // first: the other parts' docstrings and translators name these classes
   bind_arrays(module);
   bind_topology(module);

@@ -119,6 +119,15 @@ def test_simulate_trace(tmp_path):
     assert comm.simulate([(1 << 16, "f32")]).chrome_trace_json().count('"ph": "X"') == 0  # trace off
 
 
+def test_version_is_the_projects():
+    import os
+    import re
+    source = os.path.join(os.path.dirname(__file__), "..", "..", "CMakeLists.txt")
+    with open(source, encoding="utf-8") as cmake:
+        version = re.search(r"project\(meshreduce VERSION ([0-9.]+)", cmake.read()).group(1)
+    assert meshreduce.__version__ == version
+
+
 def test_algorithms_describe_themselves():
     algorithms = meshreduce.algorithms()
     assert {"ring", "direct", "hierarchical", "dgx1-hierarchical"} <= set(algorithms)

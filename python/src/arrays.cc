@@ -2,6 +2,8 @@
 
 #include <Python.h>
 
+#include <bit>
+
 #include <climits>
 #include <optional>
 #include <string>
@@ -34,43 +36,61 @@ std::string shape_text(const std::vector<py::ssize_t>& shape) {
 
 bool is_sequence(py::handle object) { return py::isinstance<py::list>(object) || py::isinstance<py::tuple>(object); }
 
-// The library's dtype of a NumPy dtype, or nullopt. `equal` is NumPy's equivalence, which tells
-// byte orders apart, so a big-endian array is refused rather than read wrongly.
+// The library's dtype of a NumPy dtype, or nullopt. Read from the descriptor's kind, size and
+// byte order (no descriptor is built per call): a byte-swapped array is refused rather than read
+// wrongly.
 std::optional<DType> library_dtype(const py::dtype& dtype) {
-  if (dtype.equal(py::dtype::of<float>())) return DType::f32;
-  if (dtype.equal(py::dtype::of<double>())) return DType::f64;
-  if (dtype.equal(py::dtype::of<std::int32_t>())) return DType::i32;
-  if (dtype.equal(py::dtype::of<std::int64_t>())) return DType::i64;
-  if (dtype.equal(py::dtype("float16"))) return DType::f16;
+  constexpr char kNative = std::endian::native == std::endian::little ? '<' : '>';
+  const char order = dtype.byteorder();
+  if (order != '=' && order != '|' && order != kNative) return std::nullopt;
+  const char kind = dtype.kind();
+  const auto size = dtype.itemsize();
+  if (kind == 'f' && size == 4) return DType::f32;
+  if (kind == 'f' && size == 8) return DType::f64;
+  if (kind == 'f' && size == 2) return DType::f16;
+  if (kind == 'i' && size == 4) return DType::i32;
+  if (kind == 'i' && size == 8) return DType::i64;
   return std::nullopt;
 }
+
+// Where an array was passed, put into words only when a check fails (the text costs more than
+// the checks).
+struct Place {
+  const char* argument = nullptr;  // null: a layout's tensor
+  std::size_t device = 0;
+  std::size_t tensor = 0;
+
+  std::string text() const {
+    return argument ? where(argument, device, tensor) : "layout: tensor " + std::to_string(tensor);
+  }
+};
 
 struct CheckedArray {
   py::array array;
   DType dtype = DType::f32;
 };
 
-CheckedArray checked_array(py::handle item, const std::string& what, Access access) {
+CheckedArray checked_array(py::handle item, const Place& place, Access access) {
   CheckedArray checked;
-  if (py::isinstance<BFloat16>(item)) {
-    checked.array = item.cast<const BFloat16&>().bits;
-    checked.dtype = DType::bf16;
-  } else if (py::isinstance<py::array>(item)) {
+  if (py::isinstance<py::array>(item)) {  // first: the common case, and the cheaper test
     checked.array = py::reinterpret_borrow<py::array>(item);
     const auto dtype = library_dtype(checked.array.dtype());
     if (!dtype)
-      throw InvalidArgument(what + " is " + std::string(py::str(checked.array.dtype())) + "; " + kSupported);
+      throw InvalidArgument(place.text() + " is " + std::string(py::str(checked.array.dtype())) + "; " + kSupported);
     checked.dtype = *dtype;
+  } else if (py::isinstance<BFloat16>(item)) {
+    checked.array = item.cast<const BFloat16&>().bits;
+    checked.dtype = DType::bf16;
   } else {
-    throw py::type_error(what + " is a " + type_name(item) + ", not a numpy.ndarray or meshreduce.BFloat16");
+    throw py::type_error(place.text() + " is a " + type_name(item) + ", not a numpy.ndarray or meshreduce.BFloat16");
   }
   const int flags = checked.array.flags();
   if (!(flags & py::array::c_style))
-    throw InvalidArgument(what + " is not C-contiguous (numpy.ascontiguousarray makes a contiguous copy)");
+    throw InvalidArgument(place.text() + " is not C-contiguous (numpy.ascontiguousarray makes a contiguous copy)");
   if (!(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
-    throw InvalidArgument(what + " is not aligned to its element size");
+    throw InvalidArgument(place.text() + " is not aligned to its element size");
   if (access == Access::write && !checked.array.writeable())
-    throw InvalidArgument(what + " is read-only, and the call writes it");
+    throw InvalidArgument(place.text() + " is read-only, and the call writes it");
   return checked;
 }
 
@@ -103,7 +123,7 @@ TensorLists tensor_lists(py::handle lists, const char* argument, Access access) 
     auto& views = result.views.emplace_back();
     auto& shapes = result.shapes.emplace_back();
     for (std::size_t n = 0; n < tensors.size(); ++n) {
-      CheckedArray checked = checked_array(tensors[n], where(argument, k, n), access);
+      CheckedArray checked = checked_array(tensors[n], {argument, k, n}, access);
       void* data = const_cast<void*>(checked.array.data());  // written only when access is write
       views.emplace_back(data, static_cast<std::int64_t>(checked.array.size()), checked.dtype);
       shapes.emplace_back(checked.array.shape(), checked.array.shape() + checked.array.ndim());
@@ -146,7 +166,7 @@ std::vector<TensorSpec> layout_from_python(py::handle tensors) {
     if (py::isinstance<TensorSpec>(item)) {
       spec = item.cast<TensorSpec>();
     } else if (py::isinstance<py::array>(item) || py::isinstance<BFloat16>(item)) {
-      const CheckedArray checked = checked_array(item, what, Access::read);
+      const CheckedArray checked = checked_array(item, {nullptr, 0, n}, Access::read);
       spec = {static_cast<std::int64_t>(checked.array.size()), checked.dtype};
     } else if (is_sequence(item) && py::len(item) == 2 && py::isinstance<py::str>(item[py::int_(1)])) {
       const py::object count = item[py::int_(0)];

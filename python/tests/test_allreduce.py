@@ -47,6 +47,10 @@ def test_every_algorithm_on_a_topology(algorithm, devices):
     if algorithm == "dgx1-hierarchical" and devices != 8:
         pytest.skip("dgx1-hierarchical serves the DGX-1's 8 devices only")
     topology = "dgx1-v100" if devices == 8 else f"flat:{devices}"
+    if algorithm == "nic-rings":  # one ring per NIC across machines: two DGX-1s
+        if devices != 8:
+            pytest.skip("nic-rings spans machines: run on two DGX-1s")
+        topology, devices = "cluster:2xdgx1-v100", 16
     comm = meshreduce.Communicator(topology=topology, algorithm=algorithm, threads=2, chunk_elements=7)
     grads = make_grads(devices, [(100,), (33, 3), (1,)], "f32")
     before = [[t.copy() for t in device] for device in grads]

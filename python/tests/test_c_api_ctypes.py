@@ -84,8 +84,10 @@ def copies(lists):
 
 
 SHAPES = [(1000,), (7, 3), (1,), (4099,)]
+# nic-rings spans machines (one ring per NIC): it runs on two DGX-1s instead of one machine.
 CASES = [(topology, algorithm) for topology in ("dgx1-v100", "flat:5") for algorithm in sorted(meshreduce.algorithms())
-         if not (algorithm == "dgx1-hierarchical" and topology != "dgx1-v100")]
+         if not (algorithm == "dgx1-hierarchical" and topology != "dgx1-v100") and algorithm != "nic-rings"]
+CASES.append(("cluster:2xdgx1-v100", "nic-rings"))
 
 
 @pytest.mark.parametrize("topology,algorithm", CASES)

@@ -1,6 +1,9 @@
 #include "process_group.h"
 
+#include <optional>
 #include <utility>
+
+#include <pybind11/pybind11.h>
 
 #include "c10d_store.h"
 #include "collectives.h"
@@ -56,7 +59,13 @@ ProcessGroupMeshreduce::ProcessGroupMeshreduce(const c10::intrusive_ptr<c10d::St
   init();
 }
 
-ProcessGroupMeshreduce::~ProcessGroupMeshreduce() { queue_.reset(); }
+ProcessGroupMeshreduce::~ProcessGroupMeshreduce() {
+  // Python may drop the last reference with the GIL held, and the worker may need the GIL to
+  // finish its collective (freeing a tensor that has a Python object takes it): let it go.
+  std::optional<pybind11::gil_scoped_release> release;
+  if (Py_IsInitialized() && PyGILState_Check()) release.emplace();
+  queue_.reset();
+}
 
 c10::intrusive_ptr<c10d::Work> ProcessGroupMeshreduce::allreduce(std::vector<at::Tensor>& tensors,
                                                                  const c10d::AllreduceOptions& opts) {

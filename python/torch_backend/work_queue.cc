@@ -14,12 +14,12 @@ QueuedWork::QueuedWork(int rank, c10d::OpType type, std::string description, std
       future_(c10::make_intrusive<c10::ivalue::Future>(c10::ListType::create(c10::TensorType::get()))) {}
 
 void QueuedWork::complete(std::exception_ptr error) {
-  // The Work first, so that a callback chained on the future (DDP's) sees a finished Work.
-  finish(error);
+  // The future first (as gloo does): whoever returns from Work::wait() finds it done too.
   if (error)
     future_->setError(error);
   else
     future_->markCompleted(c10::IValue(outputs_));
+  finish(error);
 }
 
 WorkQueue::WorkQueue(int rank) : rank_(rank), worker_([this] { run(); }) {}

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime
 import multiprocessing
 import os
+import queue
 import tempfile
+import time
 import traceback
 
 import torch.distributed as dist
@@ -19,6 +21,8 @@ def _entry(fn, rank, world, store_path, args, results):
     except BaseException as error:  # reported to the parent, which decides what it means
         results.put((rank, "error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
     finally:
+        results.close()
+        results.join_thread()  # the result is in the pipe before the process ends
         # Skip interpreter teardown: a gloo group's destructor can hang (issue 12's fact).
         os._exit(0)
 
@@ -35,13 +39,12 @@ def run(fn, world, *args, deadline_s=60.0):
         for process in processes:
             process.start()
         outcome = {}
-        import time
         end = time.monotonic() + deadline_s
         while len(outcome) < world and time.monotonic() < end:
             try:
                 rank, status, value = results.get(timeout=max(0.05, min(1.0, end - time.monotonic())))
                 outcome[rank] = (status, value)
-            except Exception:  # queue.Empty
+            except queue.Empty:
                 if all(not p.is_alive() for p in processes) and results.empty():
                     break
         for process in processes:

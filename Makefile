@@ -4,7 +4,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEBIAN_PACKAGES := cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
-                   nlohmann-json3-dev libcli11-dev libhwy-dev libhwloc-dev openmpi-bin libopenmpi-dev
+                   nlohmann-json3-dev libcli11-dev libhwy-dev libhwloc-dev openmpi-bin libopenmpi-dev \
+                   python3-torch libtorch-dev pybind11-dev python3-numpy python3-pytest
 
 .PHONY: all deps build demo test sanitize sanitize-address sanitize-thread soak bench clean fuzz fuzz-ci
 

@@ -252,3 +252,54 @@ def test_shutdown_with_work_in_flight_does_not_hang():
     assert elapsed < 10
     assert len(errors) == 3 and all(e != "completed" for e in errors), errors
     assert any("destroyed" in e for e in errors), errors
+
+
+def init_methods_worker(rank, world, store_path, method, port):
+    import os
+    # meshreduce as the default group, found through each of torch's rendezvous methods.
+    if method == "env":
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+        dist.init_process_group("meshreduce", init_method="env://", timeout=datetime.timedelta(seconds=20))
+    elif method == "tcp":
+        dist.init_process_group("meshreduce", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+                                timeout=datetime.timedelta(seconds=20))
+    else:
+        dist.init_process_group("meshreduce", init_method=f"file://{store_path}", rank=rank, world_size=world,
+                                timeout=datetime.timedelta(seconds=20),
+                                pg_options=mrt.Options(algorithm="ring", timeout=5.0))
+    assert dist.get_backend() == "meshreduce"
+    options = mrt.options_of(dist.group.WORLD)
+    mine = data(rank, 0, 777, torch.float32)
+    dist.all_reduce(mine)
+    assert same_bits(mine, reference(world, 0, 777, torch.float32, dist.ReduceOp.SUM))
+    dist.barrier()
+    dist.destroy_process_group()  # meshreduce's own shutdown, with every rank still present
+    return options["algorithm"], options["timeout"].total_seconds()
+
+
+@pytest.mark.parametrize("method", ["env", "tcp", "file"])
+def test_init_process_group_through_each_rendezvous(method):
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    results = harness.values(harness.run(init_methods_worker, 3, method, port, deadline_s=60))
+    expected = ("ring", 5.0) if method == "file" else ("auto", 20.0)
+    assert results == [expected] * 3, results
+
+
+def test_options_are_checked():
+    with pytest.raises(TypeError, match="meshreduce.torch.Options"):
+        mrt.create_process_group(dist.HashStore(), 0, 1, options={"algorithm": "ring"})
+    with pytest.raises(ValueError, match="timeout must be positive"):
+        mrt.create_process_group(dist.HashStore(), 0, 1, options=mrt.Options(timeout=0))
+    with pytest.raises(RuntimeError, match="piece_elements must be positive, got 0"):
+        mrt.create_process_group(dist.HashStore(), 0, 1, options=mrt.Options(piece_elements=0))
+    with pytest.raises(RuntimeError, match="no-such-algorithm"):
+        group = mrt.create_process_group(dist.HashStore(), 0, 1, options=mrt.Options(algorithm="no-such-algorithm"))
+        group.allreduce([torch.ones(4)]).wait()
+    group = mrt.create_process_group(dist.HashStore(), 0, 1, timeout=7.5)
+    assert mrt.options_of(group) == {"algorithm": "auto", "timeout": datetime.timedelta(seconds=7.5),
+                                     "piece_elements": 1 << 16}
+    with pytest.raises(TypeError, match="not a meshreduce process group"):
+        mrt.options_of(dist.ProcessGroupGloo(dist.HashStore(), 0, 1, datetime.timedelta(seconds=5)))

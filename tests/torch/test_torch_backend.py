@@ -65,6 +65,21 @@ def collectives_worker(rank, world, store_path):
                     assert same_bits(mine, theirs), f"all_reduce {dtype} {op} differs from gloo"
                 checked += 1
 
+    # Real-valued data: the sum's error is within the summation-order bound (K-1) u sum|x_k|
+    # (u = 2^-24, float32) of the exact sum, for meshreduce's order and for gloo's alike.
+    def noise(r):  # float32 values, summed exactly in float64 for the reference
+        return torch.randn(4096, generator=torch.Generator().manual_seed(1000 + r)).to(torch.float64)
+    exact = sum(noise(r) for r in range(world))
+    bound = (world - 1) * 2.0 ** -24 * sum(noise(r).abs() for r in range(world))
+    for group in (mr, None):
+        mine = noise(rank).to(torch.float32)
+        dist.all_reduce(mine, group=group)
+        error = (mine.to(torch.float64) - exact).abs()
+        assert bool((error <= bound).all()), f"{'gloo' if group is None else 'meshreduce'}: error above the bound"
+        if world <= 2:  # one order of a two-term sum: the correctly rounded result, both backends
+            assert same_bits(mine, exact.to(torch.float32))
+    checked += 1
+
     # An uneven coalesced list of several dtypes: one schedule, in place.
     shapes = [(1, torch.float32), (4099, torch.float32), (37, torch.float64), (5, torch.int64),
               (300, torch.bfloat16), (0, torch.float32), (64, torch.int32)]

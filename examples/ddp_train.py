@@ -4,8 +4,9 @@
     /usr/bin/python3 examples/ddp_train.py --backend both --world 4 --steps 300 --plot ddp.svg
 
 Every rank starts from the same seeded weights and trains on its own seeded synthetic batches
-(a fixed random teacher network labels them), so two runs with the same arguments do the same
-arithmetic except inside the allreduce. After training every rank's parameters are compared
+(a fixed random teacher network labels them). With --backend both, every process holds one
+replica per backend, fed the same batches and stepped alternately, so both do the same
+arithmetic except inside the allreduce and both see the same machine load. After training every rank's parameters are compared
 bit for bit with rank 0's; with --backend both the two backends' final parameters and losses
 are compared too (bitwise at --world 2, where a sum of two numbers has one order). The script
 prints the loss curve and per-step times of both side by side and can plot them (SVG/PNG).
@@ -34,53 +35,67 @@ def make_model(width):
                                torch.nn.ReLU(), torch.nn.Linear(width, 10))
 
 
-def train(rank, args, backend, store_path, result_dir):
+def train(rank, args, backends, store_path, result_dir):
+    """One rank: a DDP replica per backend, each from the same seed and fed the same batches,
+    stepped alternately (the order flips every step) so that both see the same machine load."""
     torch.set_num_threads(1)
-    if backend == "meshreduce":
-        import meshreduce.torch  # noqa: F401  (registers the backend)
-    dist.init_process_group(backend, init_method=f"file://{store_path}", rank=rank, world_size=args.world,
+    import meshreduce.torch as mrt
+    default = "gloo" if "gloo" in backends else "meshreduce"
+    dist.init_process_group(default, init_method=f"file://{store_path}", rank=rank, world_size=args.world,
                             timeout=datetime.timedelta(seconds=120))
-    torch.manual_seed(args.seed)
-    teacher = make_model(64)
-    model = make_model(args.width)
-    ddp = DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb)
-    optimizer = torch.optim.SGD(ddp.parameters(), lr=args.lr, momentum=0.9)
+    groups = {b: None if b == default else dist.new_group(backend=b, pg_options=mrt.Options() if b == "meshreduce"
+                                                          else None) for b in backends}
+    replicas = {}
+    for backend in backends:
+        torch.manual_seed(args.seed)
+        teacher = make_model(64)
+        model = make_model(args.width)
+        ddp = DistributedDataParallel(model, process_group=groups[backend], bucket_cap_mb=args.bucket_mb)
+        replicas[backend] = (model, ddp, torch.optim.SGD(ddp.parameters(), lr=args.lr, momentum=0.9))
     batches = torch.Generator().manual_seed(args.seed * 1000 + rank)
-    losses, times = [], []
-    for _ in range(args.steps):
+    losses = {b: [] for b in backends}
+    times = {b: [] for b in backends}
+    for step in range(args.steps):
         x = torch.randn(args.batch, 128, generator=batches)
         with torch.no_grad():
             y = teacher(x).argmax(1)
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(ddp(x), y)
-        loss.backward()
-        optimizer.step()
-        times.append(time.perf_counter() - start)
-        losses.append(loss.item())
-    params = torch.cat([p.detach().flatten() for p in model.parameters()])
-    torch.save({"losses": losses, "times": times, "params": params},
-               os.path.join(result_dir, f"{backend}-{rank}.pt"))
-    if backend == "gloo":
+        for backend in (backends if step % 2 == 0 else list(reversed(backends))):
+            _, ddp, optimizer = replicas[backend]
+            start = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(ddp(x), y)
+            loss.backward()
+            optimizer.step()
+            times[backend].append(time.perf_counter() - start)
+            losses[backend].append(loss.item())
+    for backend in backends:
+        params = torch.cat([p.detach().flatten() for p in replicas[backend][0].parameters()])
+        torch.save({"losses": losses[backend], "times": times[backend], "params": params},
+                   os.path.join(result_dir, f"{backend}-{rank}.pt"))
+    if default == "gloo":
         dist.barrier()  # destroy_process_group can hang with gloo on this machine; exit without it
         os._exit(0)
     dist.destroy_process_group()  # meshreduce's shutdown never hangs
 
 
-def run_backend(args, backend, result_dir):
+def run(args, backends, result_dir):
     with tempfile.TemporaryDirectory(prefix="ddp-store-") as directory:
         started = time.perf_counter()
-        mp.spawn(train, args=(args, backend, os.path.join(directory, "store"), result_dir), nprocs=args.world,
+        mp.spawn(train, args=(args, backends, os.path.join(directory, "store"), result_dir), nprocs=args.world,
                  join=True)
         wall = time.perf_counter() - started
-    ranks = [torch.load(os.path.join(result_dir, f"{backend}-{r}.pt")) for r in range(args.world)]
-    for r in range(1, args.world):
-        if not torch.equal(ranks[r]["params"].view(torch.int32), ranks[0]["params"].view(torch.int32)):
-            differ = (ranks[r]["params"] != ranks[0]["params"]).sum().item()
-            sys.exit(f"{backend}: rank {r}'s parameters differ from rank 0's in {differ} elements")
-    print(f"{backend}: {args.world} ranks, {args.steps} steps in {wall:.1f} s (with start-up); "
-          f"parameters bitwise identical on every rank ({ranks[0]['params'].numel()} values)")
-    return ranks
+    runs = {}
+    for backend in backends:
+        ranks = [torch.load(os.path.join(result_dir, f"{backend}-{r}.pt")) for r in range(args.world)]
+        for r in range(1, args.world):
+            if not torch.equal(ranks[r]["params"].view(torch.int32), ranks[0]["params"].view(torch.int32)):
+                differ = (ranks[r]["params"] != ranks[0]["params"]).sum().item()
+                sys.exit(f"{backend}: rank {r}'s parameters differ from rank 0's in {differ} elements")
+        print(f"{backend}: {args.world} ranks, {args.steps} steps; parameters bitwise identical on every rank "
+              f"({ranks[0]['params'].numel()} values)")
+        runs[backend] = ranks
+    print(f"{' and '.join(backends)} trained in {wall:.1f} s (with start-up; steps alternate between the backends)")
+    return runs
 
 
 def median_ms(times, skip):
@@ -106,7 +121,7 @@ def main():
         parser.error(f"--steps must be positive, got {args.steps}")
     backends = ["gloo", "meshreduce"] if args.backend == "both" else [args.backend]
     with tempfile.TemporaryDirectory(prefix="ddp-results-") as result_dir:
-        runs = {backend: run_backend(args, backend, result_dir) for backend in backends}
+        runs = run(args, backends, result_dir)
     skip = min(10, args.steps - 1)  # warm-up steps left out of the medians
     header = "step " + "".join(f"| {b} loss  {b} ms ".ljust(30) for b in backends)
     print(header)
@@ -143,7 +158,8 @@ def plot(runs, backends, args, path):
     for backend, style in zip(backends, ["-", "--"]):
         left.plot(runs[backend][0]["losses"], style, label=backend)
         right.plot([1e3 * t for t in runs[backend][0]["times"]], style, label=backend, linewidth=0.8)
-    left.set(title=f"DDP loss, {args.world} processes", xlabel="step", ylabel="cross-entropy (rank 0)")
+    left.set(title=f"DDP loss, {args.world} processes, {runs[backends[0]][0]['params'].numel()} parameters",
+             xlabel="step", ylabel="cross-entropy (rank 0)")
     right.set(title="step time (rank 0)", xlabel="step", ylabel="ms", yscale="log")
     left.legend()
     right.legend()

@@ -319,3 +319,28 @@ def test_options_are_checked():
                                      "piece_elements": 1 << 16}
     with pytest.raises(TypeError, match="not a meshreduce process group"):
         mrt.options_of(dist.ProcessGroupGloo(dist.HashStore(), 0, 1, datetime.timedelta(seconds=5)))
+
+
+def test_malformed_calls_raise_naming_both_values():
+    group = mrt.create_process_group(dist.HashStore(), 0, 1, timeout=5.0)
+    with pytest.raises(RuntimeError, match="allreduce takes one tensor per process .one device., got 2"):
+        group.allreduce([torch.ones(2), torch.ones(2)])
+    with pytest.raises(RuntimeError, match="_allgather_base: output has 5 elements, not 1 x the input's 4"):
+        group._allgather_base(torch.empty(5), torch.ones(4))
+    with pytest.raises(RuntimeError, match="_reduce_scatter_base: input has 3 elements, not 1 x the output's 4"):
+        group._reduce_scatter_base(torch.empty(4), torch.ones(3))
+    with pytest.raises(RuntimeError, match="allgather: 2 output tensors for a group of 1 ranks"):
+        group.allgather([[torch.empty(3), torch.empty(3)]], [torch.ones(3)]).wait()
+    with pytest.raises(RuntimeError, match="allgather output 0 is Float x 4, the input is Float x 3"):
+        group.allgather([[torch.empty(4)]], [torch.ones(3)]).wait()
+    with pytest.raises(RuntimeError, match="reduce_scatter input 0 is Double x 3, the output is Float x 3"):
+        group.reduce_scatter([torch.empty(3)], [[torch.ones(3, dtype=torch.float64)]],
+                             dist.ReduceScatterOptions()).wait()
+    options = dist.BroadcastOptions()
+    options.rootRank = 3
+    with pytest.raises(RuntimeError, match="broadcast root 3 is not a rank of a group of 1"):
+        group.broadcast([torch.ones(3)], options).wait()
+    # The group still serves a good call after all of these.
+    ones = torch.ones(3)
+    group.allreduce([ones]).wait()
+    assert torch.equal(ones, torch.ones(3))

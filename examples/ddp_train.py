@@ -94,7 +94,8 @@ def run(args, backends, result_dir):
         print(f"{backend}: {args.world} ranks, {args.steps} steps; parameters bitwise identical on every rank "
               f"({ranks[0]['params'].numel()} values)")
         runs[backend] = ranks
-    print(f"{' and '.join(backends)} trained in {wall:.1f} s (with start-up; steps alternate between the backends)")
+    alternate = "; steps alternate between the backends" if len(backends) > 1 else ""
+    print(f"{' and '.join(backends)} trained in {wall:.1f} s (with start-up{alternate})")
     return runs
 
 

@@ -37,6 +37,12 @@ def test_ddp_at_world_4_matches_gloo_within_the_summation_order():
     assert float(match.group(1)) < 1e-4 and float(match.group(2)) < 1e-4, output
 
 
+def test_ddp_on_meshreduce_alone_keeps_the_ranks_identical():
+    output = train("--backend", "meshreduce", "--world", "4", "--steps", "10", "--width", "64", "--every", "5")
+    assert "meshreduce: 4 ranks, 10 steps; parameters bitwise identical on every rank" in output, output
+    assert "gloo" not in output and "meshreduce trained in" in output, output
+
+
 def test_ddp_rejects_a_bad_world_size():
     completed = subprocess.run([sys.executable, SCRIPT, "--world", "0"], capture_output=True, text=True, timeout=60)
     assert completed.returncode == 2 and "--world must be 1..64, got 0" in completed.stderr

@@ -344,3 +344,27 @@ def test_malformed_calls_raise_naming_both_values():
     ones = torch.ones(3)
     group.allreduce([ones]).wait()
     assert torch.equal(ones, torch.ones(3))
+
+
+def subgroup_worker(rank, world, store_path):
+    harness.init_gloo(rank, world, store_path)
+    # Two meshreduce groups at once: the odd ranks and all of them, used interleaved.
+    odd = dist.new_group(ranks=[r for r in range(world) if r % 2 == 1], backend="meshreduce",
+                         pg_options=mrt.Options(timeout=15.0))
+    everyone = dist.new_group(backend="meshreduce", pg_options=mrt.Options(timeout=15.0))
+    results = []
+    for round_ in range(3):
+        if rank % 2 == 1:
+            mine = data(rank, round_, 300, torch.int64)
+            dist.all_reduce(mine, group=odd)
+            results.append(same_bits(mine, sum(data(r, round_, 300, torch.int64) for r in range(1, world, 2))))
+        mine = data(rank, round_, 500, torch.float32)
+        dist.all_reduce(mine, group=everyone)
+        results.append(same_bits(mine, reference(world, round_, 500, torch.float32, dist.ReduceOp.SUM)))
+    dist.barrier()
+    return results
+
+
+def test_subgroups_and_several_groups_at_once():
+    results = harness.values(harness.run(subgroup_worker, 4, deadline_s=90))
+    assert results == [[True] * 3, [True] * 6, [True] * 3, [True] * 6], results

@@ -3,10 +3,11 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
-# python3-dev, pybind11-dev, python3-numpy, python3-pytest: the Python module (python/) and its tests.
+# python3-dev, pybind11-dev, python3-numpy, python3-pytest: the Python module (python/) and its tests;
+# python3-torch, libtorch-dev: the PyTorch backend meshreduce.torch (python/torch_backend/).
 DEBIAN_PACKAGES := cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
                    nlohmann-json3-dev libcli11-dev libhwy-dev libhwloc-dev openmpi-bin libopenmpi-dev \
-                   python3-dev pybind11-dev python3-numpy python3-pytest
+                   python3-dev pybind11-dev python3-numpy python3-pytest python3-torch libtorch-dev
 
 .PHONY: all deps build demo test sanitize sanitize-address sanitize-thread soak bench clean fuzz fuzz-ci
 

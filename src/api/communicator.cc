@@ -85,6 +85,8 @@ struct Communicator::Impl {
   std::mutex call_mutex;  // one call at a time: plans own the dependency counters
   std::map<PlanKey, CachedPlan> plans;
   std::shared_ptr<const detail::ExecutionHooks> hooks;  // tests only (communicator_testing.h)
+  std::mutex reproducible_mutex;  // one reproducible call at a time: it owns repro_scratch
+  detail::repro::Scratch repro_scratch;
 
   explicit Impl(CommunicatorOptions opts) : options(std::move(opts)), pool(options.threads, options.pin_threads) {
     // At most a year: deadlines are computed as now + 2 x timeout and must not overflow.
@@ -212,9 +214,11 @@ struct Communicator::Impl {
       run_validated(in, out, how, layout);
     };
     const int size = static_cast<int>(options.devices.size());
+    std::lock_guard reproducible_lock(reproducible_mutex);
     if (algorithm->name != "direct")
-      return out_of_memory_is_typed("running the reproducible call",
-                                    [&] { detail::repro::allreduce(inputs, outputs, op, size, plain); });
+      return out_of_memory_is_typed("running the reproducible call", [&] {
+        detail::repro::allreduce(inputs, outputs, op, size, plain, repro_scratch);
+      });
     const auto split = detail::repro::split_tensors(inputs, op);
     if (!split.plain.empty()) plain(detail::repro::select(inputs, split.plain), detail::repro::select(outputs, split.plain), op);
     if (split.reproducible.empty()) return;

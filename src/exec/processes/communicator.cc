@@ -143,6 +143,8 @@ struct ProcessCommunicator::Impl {
   std::vector<std::size_t> arena_bytes;  // per process
   std::unique_ptr<detail::ArenaAllocator> allocator;
   std::mutex call_mutex;
+  std::mutex reproducible_mutex;  // one reproducible call at a time: it owns repro_scratch
+  detail::repro::Scratch repro_scratch;
   std::map<PlanKey, CachedPlan> plans;
 
   Impl(std::shared_ptr<Bootstrap> boot, ProcessCommunicatorOptions opts)
@@ -254,11 +256,12 @@ struct ProcessCommunicator::Impl {
     const auto layout = detail::validate_call(inputs, outputs, options.local_devices);
     if (!options.reproducible) return run_validated(inputs, outputs, op, layout);
     // Reproducible mode: the same schedule, run over exponent codes and exact f64 sums.
-    detail::repro::allreduce(inputs, outputs, op, map.first_device.back(),
-                             [&](std::span<const std::vector<ConstTensorView>> in,
-                                 std::span<const std::vector<TensorView>> out, ReduceOp how) {
-                               run_validated(in, out, how, detail::validate_call(in, out, options.local_devices));
-                             });
+    std::lock_guard reproducible_lock(reproducible_mutex);
+    detail::repro::allreduce(
+        inputs, outputs, op, map.first_device.back(),
+        [&](std::span<const std::vector<ConstTensorView>> in, std::span<const std::vector<TensorView>> out,
+            ReduceOp how) { run_validated(in, out, how, detail::validate_call(in, out, options.local_devices)); },
+        repro_scratch);
   }
 
   void run_validated(std::span<const std::vector<ConstTensorView>> inputs,

@@ -70,9 +70,15 @@ inline int scale_exponent(DType dtype, std::int32_t code, int bits) noexcept {
   return bits - 1 - ((code < 1 ? 1 : code) - bias);
 }
 
-// One level: round_half_even(x * 2^s). std::nearbyint rounds half to even in the default
-// rounding mode, as the SIMD Round does.
-inline double quantize(float x, int s) noexcept { return std::nearbyint(static_cast<double>(x) * std::ldexp(1.0, s)); }
+// 2^e for -1022 <= e <= 1023, from its bits (std::ldexp is a library call).
+inline double power_of_two(int e) noexcept {
+  return std::bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52);
+}
+
+// One level: round_half_even(x * 2^s); s is within [B - 129, B + 125] for f32's codes, where
+// power_of_two is exact. std::nearbyint rounds half to even in the default rounding mode, as
+// the SIMD Round does.
+inline double quantize(float x, int s) noexcept { return std::nearbyint(static_cast<double>(x) * power_of_two(s)); }
 
 // Two levels for f64: hi = round(x 2^s) and lo = round((x 2^s - hi) 2^B). x 2^s - hi is exact
 // (the fraction of a double), and |lo| <= 2^(B-1).
@@ -123,7 +129,7 @@ inline void store_result(DType dtype, double value, void* out, std::int64_t i) n
 }
 
 // The value of one element's exact sum: one level (f32, f16, bf16).
-inline double value_of(double sum, int s) noexcept { return sum * std::ldexp(1.0, -s); }
+inline double value_of(double sum, int s) noexcept { return sum * power_of_two(-s); }
 
 // Two levels (f64): hi + lo 2^-B rounds once to 53 bits (lo 2^-B is exact), then scales by 2^-s.
 inline double value_of(double hi, double lo, int s, int bits) noexcept {

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "exec/reproducible/arithmetic.h"
+#include "exec/reproducible/transforms.h"
 
 namespace meshreduce::detail::repro {
 
@@ -53,74 +54,63 @@ std::vector<std::vector<TensorView>> select(std::span<const std::vector<TensorVi
 
 void generic_allreduce(std::span<const std::vector<ConstTensorView>> inputs,
                        std::span<const std::vector<TensorView>> outputs, ReduceOp op, int total_devices,
-                       const RunAllreduce& run) {
+                       const RunAllreduce& run, Scratch& scratch) {
   const std::size_t local = inputs.size();
   const std::size_t tensors = local == 0 ? 0 : inputs[0].size();
   const int bits = magnitude_bits(total_devices);
+  // Sizes are validated: K * bytes * 2 < 2^61, so no count below overflows; running out of
+  // memory is std::bad_alloc, typed by the caller. Buffers only grow.
+  if (scratch.codes.size() < local * tensors) scratch.codes.resize(local * tensors);
+  if (scratch.sums.size() < local * tensors) scratch.sums.resize(local * tensors);
+  const auto slot = [&](std::size_t d, std::size_t n) { return d * tensors + n; };
 
-  // Pass 1: the maximum code per element. Sizes are validated: K * bytes * 2 < 2^61, so no
-  // count below overflows; running out of memory is std::bad_alloc, typed by the caller.
-  std::vector<std::vector<std::vector<std::int32_t>>> codes(local, std::vector<std::vector<std::int32_t>>(tensors));
-  std::vector<std::vector<TensorView>> code_views(local);
+  // Pass 1: the maximum code per element, through the schedule with op max.
+  std::vector<std::vector<ConstTensorView>> reads(local);
+  std::vector<std::vector<TensorView>> writes(local);
   for (std::size_t d = 0; d < local; ++d)
     for (std::size_t n = 0; n < tensors; ++n) {
       const ConstTensorView& in = inputs[d][n];
-      auto& mine = codes[d][n];
-      mine.resize(static_cast<std::size_t>(in.count));
-      for (std::int64_t i = 0; i < in.count; ++i) mine[static_cast<std::size_t>(i)] = code_of(in.dtype, in.data, i);
-      code_views[d].emplace_back(mine.data(), in.count, DType::i32);
+      auto& codes = scratch.codes[slot(d, n)];
+      if (codes.size() < static_cast<std::size_t>(in.count)) codes.resize(static_cast<std::size_t>(in.count));
+      compute_codes(in.dtype, in.data, in.count, codes.data());
+      writes[d].emplace_back(codes.data(), in.count, DType::i32);
+      reads[d].emplace_back(writes[d].back());
     }
-  {
-    std::vector<std::vector<ConstTensorView>> code_inputs(local);
-    for (std::size_t d = 0; d < local; ++d) code_inputs[d].assign(code_views[d].begin(), code_views[d].end());
-    run(code_inputs, code_views, ReduceOp::max);
-  }
+  run(reads, writes, ReduceOp::max);
 
-  // Pass 2: the exact sum of the quantized values (f64: hi in [0, count), lo in [count, 2 count)).
-  std::vector<std::vector<std::vector<double>>> sums(local, std::vector<std::vector<double>>(tensors));
-  std::vector<std::vector<TensorView>> sum_views(local);
-  for (std::size_t d = 0; d < local; ++d)
+  // Pass 2: the exact sum of the quantized values, through the schedule with op sum (f64: hi
+  // in [0, count), lo in [count, 2 count)).
+  for (std::size_t d = 0; d < local; ++d) {
+    reads[d].clear();
+    writes[d].clear();
     for (std::size_t n = 0; n < tensors; ++n) {
       const ConstTensorView& in = inputs[d][n];
-      const auto count = static_cast<std::size_t>(in.count);
-      auto& mine = sums[d][n];
-      mine.resize(count * static_cast<std::size_t>(levels(in.dtype)));
-      for (std::size_t i = 0; i < count; ++i) {
-        const int s = scale_exponent(in.dtype, codes[d][n][i], bits);
-        if (in.dtype == DType::f64)
-          quantize(static_cast<const double*>(in.data)[i], s, bits, mine[i], mine[count + i]);
-        else
-          mine[i] = quantize(widen(in.dtype, in.data, static_cast<std::int64_t>(i)), s);
-      }
-      sum_views[d].emplace_back(mine.data(), static_cast<std::int64_t>(mine.size()), DType::f64);
+      const std::int64_t values = in.count * levels(in.dtype);
+      auto& sums = scratch.sums[slot(d, n)];
+      if (sums.size() < static_cast<std::size_t>(values)) sums.resize(static_cast<std::size_t>(values));
+      quantize_all(in.dtype, in.data, scratch.codes[slot(d, n)].data(), in.count, bits, sums.data());
+      writes[d].emplace_back(sums.data(), values, DType::f64);
+      reads[d].emplace_back(writes[d].back());
     }
-  {
-    std::vector<std::vector<ConstTensorView>> sum_inputs(local);
-    for (std::size_t d = 0; d < local; ++d) sum_inputs[d].assign(sum_views[d].begin(), sum_views[d].end());
-    run(sum_inputs, sum_views, ReduceOp::sum);
   }
+  run(reads, writes, ReduceOp::sum);
 
   // Each device rounds its own copy of the exact sums: the same bits everywhere.
-  const bool average = op == ReduceOp::average;
   for (std::size_t d = 0; d < local; ++d)
     for (std::size_t n = 0; n < tensors; ++n) {
       const TensorView& out = outputs[d][n];
-      const auto count = static_cast<std::size_t>(out.count);
-      const auto& sum = sums[d][n];
-      for (std::size_t i = 0; i < count; ++i) {
-        const int s = scale_exponent(out.dtype, codes[d][n][i], bits);
-        const double value = out.dtype == DType::f64 ? value_of(sum[i], sum[count + i], s, bits) : value_of(sum[i], s);
-        store_result(out.dtype, finish(value, average, total_devices), out.data, static_cast<std::int64_t>(i));
-      }
+      round_all(out.dtype, scratch.sums[slot(d, n)].data(), scratch.codes[slot(d, n)].data(), out.count, bits,
+                op == ReduceOp::average, total_devices, out.data);
     }
 }
 
 void allreduce(std::span<const std::vector<ConstTensorView>> inputs, std::span<const std::vector<TensorView>> outputs,
-               ReduceOp op, int total_devices, const RunAllreduce& run) {
+               ReduceOp op, int total_devices, const RunAllreduce& run, Scratch& scratch) {
   const Split split = split_tensors(inputs, op);
   if (split.reproducible.empty()) return run(inputs, outputs, op);
   if (!split.plain.empty()) run(select(inputs, split.plain), select(outputs, split.plain), op);
-  generic_allreduce(select(inputs, split.reproducible), select(outputs, split.reproducible), op, total_devices, run);
+  generic_allreduce(select(inputs, split.reproducible), select(outputs, split.reproducible), op, total_devices, run,
+                    scratch);
 }
 
 }  // namespace meshreduce::detail::repro

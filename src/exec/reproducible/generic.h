@@ -1,6 +1,7 @@
 // Internal: reproducible mode over any schedule, for any executor (docs/reproducible.md).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <vector>
@@ -32,16 +33,23 @@ std::vector<std::vector<ConstTensorView>> select(std::span<const std::vector<Con
 std::vector<std::vector<TensorView>> select(std::span<const std::vector<TensorView>> lists,
                                             std::span<const std::size_t> which);
 
+// The generic path's buffers, kept between calls so that a call of a size seen before neither
+// allocates nor touches fresh pages. One call at a time per Scratch.
+struct Scratch {
+  std::vector<std::vector<std::int32_t>> codes;  // per device and tensor
+  std::vector<std::vector<double>> sums;
+};
+
 // Two allreduces through `run` (arguments already validated): max over the per-element exponent
 // codes, then sum over the quantized values in f64 (exact in every order, so partial sums may
 // travel through any schedule); then each device rounds its own copy. `total_devices` is K over
 // all processes. Only the tensors split_tensors() calls reproducible are passed here.
 void generic_allreduce(std::span<const std::vector<ConstTensorView>> inputs,
                        std::span<const std::vector<TensorView>> outputs, ReduceOp op, int total_devices,
-                       const RunAllreduce& run);
+                       const RunAllreduce& run, Scratch& scratch);
 
 // A whole call: plain tensors through `run`, the others through generic_allreduce.
 void allreduce(std::span<const std::vector<ConstTensorView>> inputs, std::span<const std::vector<TensorView>> outputs,
-               ReduceOp op, int total_devices, const RunAllreduce& run);
+               ReduceOp op, int total_devices, const RunAllreduce& run, Scratch& scratch);
 
 }  // namespace meshreduce::detail::repro

@@ -307,6 +307,38 @@ TEST(Reproducible, SpecialValuesAndSignedZerosFollowTheDocumentedRules) {
   }
 }
 
+// 1 + 2^-8 + 2^-40 lies just above a tie of bf16 (spacing 2^-7 at 1): rounded once it is
+// 1 + 2^-7; rounded to f32 first (losing 2^-40), the tie goes to even, 1. Likewise for f16:
+// 1 + 2^-11 + 2^-24 (spacing 2^-10; 2^-24 is half an f32 step at 1, so a plain f32 rounding
+// goes to even, 1 + 2^-11, and then f16's tie to 1).
+TEST(Reproducible, SixteenBitResultsAreRoundedOnce) {
+  struct Case {
+    DType dtype;
+    std::vector<double> values;
+    std::uint16_t want;
+  };
+  const Case cases[] = {
+      {DType::bf16, {1.0, std::ldexp(1.0, -8), std::ldexp(1.0, -40)}, 0x3f81},  // 1 + 2^-7
+      {DType::f16, {1.0, std::ldexp(1.0, -11), std::ldexp(1.0, -24)}, 0x3c01},  // 1 + 2^-10
+  };
+  for (const Case& c : cases)
+    for (const std::string algorithm : {"direct", "ring"}) {
+      const int devices = static_cast<int>(c.values.size());
+      std::vector<std::vector<Bytes>> tensors(static_cast<std::size_t>(devices));
+      for (int k = 0; k < devices; ++k) {
+        Bytes bytes(8);  // room for any dtype (the compiler cannot see that this one takes 2)
+        store_value(c.dtype, bytes, 0, c.values[static_cast<std::size_t>(k)]);
+        bytes.resize(2);
+        ASSERT_EQ(widen_bits(c.dtype, bytes, 0), c.values[static_cast<std::size_t>(k)]);
+        tensors[static_cast<std::size_t>(k)].push_back(bytes);
+      }
+      CallSetup setup;
+      setup.algorithm = algorithm;
+      const auto outputs = run(setup, c.dtype, ReduceOp::sum, tensors, identity(devices));
+      EXPECT_EQ(bits_of(c.dtype, outputs[0][0], 0), c.want) << dtype_name(c.dtype) << " " << algorithm;
+    }
+}
+
 TEST(Reproducible, IntegersAndMinMaxAreUnchanged) {
   const int devices = 6;
   for (DType dtype : {DType::i32, DType::i64, DType::f32})

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -30,6 +31,7 @@ struct CallSetup {
   std::vector<std::vector<int>> groups;
   BucketingMode bucketing = BucketingMode::per_tensor;
   std::int64_t inline_bytes = 0;
+  std::int64_t stream_min_bytes = std::int64_t{32} << 20;
   bool reproducible = true;
 
   std::string describe() const {
@@ -57,6 +59,7 @@ std::vector<std::vector<Bytes>> run(const CallSetup& setup, DType dtype, ReduceO
   options.bucketing.fuse_bytes = 3000;
   options.bucketing.packer_min_elements_per_split = 16;
   options.inline_bytes = setup.inline_bytes;
+  options.stream_min_bytes = setup.stream_min_bytes;
   options.reproducible = setup.reproducible;
   Communicator communicator(std::move(options));
   std::vector<std::vector<Bytes>> outputs(static_cast<std::size_t>(devices));
@@ -151,6 +154,7 @@ TEST(Reproducible, PiecesThreadsChunksGroupsBucketingAndDeviceOrderChangeNothing
         setup.piece_elements = piece;
         setup.threads = threads;
         setup.chunk_elements = piece == 7 ? 64 : 0;
+        setup.stream_min_bytes = threads == 3 ? 0 : setup.stream_min_bytes;  // streamed stores too
         setups.push_back(setup);
       }
   for (auto groups : std::vector<std::vector<std::vector<int>>>{{{0, 1, 2}, {3, 4, 5, 6, 7}}, {{0, 7}, {1, 6}, {2, 5}, {3, 4}}}) {
@@ -205,6 +209,7 @@ TEST(Reproducible, EveryPieceBoundaryAndTensorLengthAgrees) {
         CallSetup fused;
         fused.piece_elements = piece;
         fused.threads = 2;
+        fused.stream_min_bytes = piece == 6 ? 0 : fused.stream_min_bytes;
         CallSetup generic = fused;
         generic.algorithm = "ring";
         expect_all_equal(reference, run(fused, dtype, ReduceOp::sum, tensors, identity(5)), "fused");
@@ -389,6 +394,38 @@ TEST(Reproducible, InPlaceAndMixedDtypeCallsGiveTheSameBits) {
   }
 }
 
+// Outputs that share one alignment take the streamed stores (after an element-by-element
+// start up to the first aligned address): the same bits.
+TEST(Reproducible, StreamedStoresGiveTheSameBits) {
+  const int devices = 4;
+  const std::int64_t count = 1003;
+  const auto tensors = make_tensors(DType::f32, devices, {count}, 77);
+  const auto reference = run(CallSetup{}, DType::f32, ReduceOp::sum, tensors, identity(devices));
+  const std::int64_t stride = 1024 + 16;  // floats: every output starts at the same offset mod 64 bytes
+  for (std::int64_t offset : {0, 1, 3, 5}) {
+    std::vector<float> block(static_cast<std::size_t>(devices * stride + 64));
+    auto* base = block.data();
+    while (reinterpret_cast<std::uintptr_t>(base) % 64 != 0) ++base;
+    CommunicatorOptions options;
+    options.devices = {0, 1, 2, 3};
+    options.reproducible = true;
+    options.stream_min_bytes = 0;
+    options.threads = 2;
+    options.piece_elements = 256;
+    Communicator communicator(std::move(options));
+    std::vector<std::vector<ConstTensorView>> in(devices);
+    std::vector<std::vector<TensorView>> out(devices);
+    for (std::size_t k = 0; k < devices; ++k) {
+      in[k].emplace_back(tensors[k][0].data(), count, DType::f32);
+      out[k].emplace_back(base + static_cast<std::int64_t>(k) * stride + offset, count, DType::f32);
+    }
+    communicator.allreduce(in, out, ReduceOp::sum);
+    for (std::size_t k = 0; k < devices; ++k)
+      EXPECT_EQ(std::memcmp(out[k][0].data, reference[0][0].data(), reference[0][0].size()), 0)
+          << "offset " << offset << " device " << k;
+  }
+}
+
 TEST(Reproducible, BadArgumentsAreRejectedBeforeAnythingIsWritten) {
   CommunicatorOptions options;
   options.devices = {0, 1};
@@ -399,6 +436,25 @@ TEST(Reproducible, BadArgumentsAreRejectedBeforeAnythingIsWritten) {
   EXPECT_THROW(communicator.allreduce(grads, ReduceOp::sum), InvalidArgument);
   EXPECT_EQ(a[0], 1.0f);
   EXPECT_EQ(b[0], 2.0f);
+}
+
+TEST(Reproducible, AFusedCallPastItsTimeoutThrowsTimeoutError) {
+  CommunicatorOptions options;
+  options.devices = {0, 1, 2};
+  options.reproducible = true;
+  options.timeout = std::chrono::nanoseconds(1);  // passed before the first piece is taken
+  Communicator communicator(std::move(options));
+  const auto tensors = make_tensors(DType::f32, 3, {30000}, 5);  // above inline_bytes: on the pool
+  auto data = tensors;
+  std::vector<std::vector<TensorView>> grads(3);
+  for (std::size_t k = 0; k < 3; ++k) grads[k].emplace_back(data[k][0].data(), 30000, DType::f32);
+  try {
+    communicator.allreduce(grads, ReduceOp::sum);
+    ADD_FAILURE() << "no TimeoutError";
+  } catch (const TimeoutError& error) {
+    EXPECT_NE(std::string(error.what()).find("reproducible allreduce of 1 tensors on 3 devices"), std::string::npos)
+        << error.what();
+  }
 }
 
 TEST(Reproducible, TheCApiFlagTurnsItOnAndUnknownFlagsAreRejected) {

@@ -226,7 +226,8 @@ struct Communicator::Impl {
     out_of_memory_is_typed("running the reproducible call", [&] {
       detail::repro::run_fused_call(pool, detail::repro::select(inputs, split.reproducible),
                                     detail::repro::select(outputs, split.reproducible), op,
-                                    {options.piece_elements, options.inline_bytes, options.timeout});
+                                    {options.piece_elements, options.inline_bytes, options.timeout,
+                                     options.stream_min_bytes});
     });
   }
 };

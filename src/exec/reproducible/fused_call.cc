@@ -28,6 +28,7 @@ void run_fused_call(ThreadPool& pool, std::span<const std::vector<ConstTensorVie
     bytes += 2 * static_cast<std::int64_t>(devices) * inputs[0][n].bytes();  // read and written
   }
   const std::int64_t pieces = first_piece.back();
+  const bool stream = options.stream_min_bytes >= 0 && bytes / 2 >= options.stream_min_bytes;  // outputs: half
 
   std::vector<const void*> srcs_all(devices * tensors);
   std::vector<void*> dsts_all(devices * tensors);
@@ -63,7 +64,7 @@ void run_fused_call(ThreadPool& pool, std::span<const std::vector<ConstTensorVie
         srcs[d] = static_cast<const std::byte*>(srcs_all[n * devices + d]) + offset;
         dsts[d] = static_cast<std::byte*>(dsts_all[n * devices + d]) + offset;
       }
-      run_fused({first.dtype, op == ReduceOp::average, count, srcs, dsts});
+      run_fused({first.dtype, op == ReduceOp::average, count, srcs, dsts, stream});
     }
   };
   if (bytes < options.inline_bytes || pool.size() == 1 || pieces == 1)

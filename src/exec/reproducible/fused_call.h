@@ -16,6 +16,8 @@ struct FusedCallOptions {
   std::int64_t piece_elements = std::int64_t{1} << 16;
   std::int64_t inline_bytes = std::int64_t{256} << 10;  // smaller calls run on the caller alone
   std::chrono::nanoseconds timeout = kDefaultTimeout;
+  // Non-temporal stores when the call's outputs (all devices) are at least this large; < 0 never.
+  std::int64_t stream_min_bytes = std::int64_t{32} << 20;
 };
 
 // Every device's output of every tensor (all floating, op sum or average, arguments validated)

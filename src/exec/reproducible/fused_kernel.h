@@ -14,6 +14,9 @@ struct FusedArgs {
   std::int64_t count = 0;
   std::span<const void* const> srcs;  // the K inputs, any order
   std::span<void* const> dsts;        // may be exactly sources
+  // Non-temporal stores (as KernelArgs::stream): for outputs far larger than the caches. Used
+  // for f32 when all destinations share one alignment; ignored otherwise.
+  bool stream = false;
 };
 
 // Writes to every destination, per element, the reproducible sum (or average) of the sources:

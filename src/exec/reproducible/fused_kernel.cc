@@ -80,8 +80,18 @@ std::int64_t FusedF32(const FusedArgs& args, std::int64_t begin, bool stream) {
       for (std::size_t k = 0; k < args.dsts.size(); ++k) hn::StoreU(result, df, out[k] + at);
     }
   };
+  // Software prefetch of every source, as the default kernels do with three or more sources
+  // (exec/threads/kernels.cc: kPrefetchBytes); a prefetch past the end never faults.
+  constexpr std::size_t kPrefetchBytes = 1024;
+  const bool prefetch = k_count >= 3;
+  const auto tile_bytes = static_cast<std::size_t>(tile) * sizeof(float);
   std::int64_t i = begin;
   for (; i + tile <= args.count; i += tile) {
+    if (prefetch)
+      for (std::size_t k = 0; k < k_count; ++k) {
+        const auto* ahead = reinterpret_cast<const unsigned char*>(srcs[k] + i) + kPrefetchBytes;
+        for (std::size_t b = 0; b < tile_bytes; b += 64) hwy::Prefetch(ahead + b);
+      }
     auto m0 = magnitude(srcs[0] + i);
     auto m1 = magnitude(srcs[0] + i + n);
     auto m2 = magnitude(srcs[0] + i + 2 * n);

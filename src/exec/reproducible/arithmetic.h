@@ -75,24 +75,39 @@ inline double power_of_two(int e) noexcept {
   return std::bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52);
 }
 
+// y rounded to an integer, half to even, as std::nearbyint in the default rounding mode and the
+// SIMD Round (nearbyint is a library call on baseline x86-64). Below 2^52, adding and removing
+// 2^52 leaves the rounded magnitude (the spacing there is 1); from 2^52 on y is an integer.
+// The sign is y's, so -0.3 gives -0 as nearbyint does.
+inline double round_half_even(double y) noexcept {
+  constexpr double kTwo52 = 4503599627370496.0;
+  const double magnitude = std::fabs(y);
+  if (!(magnitude < kTwo52)) return y;  // integers, inf and NaN
+  return std::copysign((magnitude + kTwo52) - kTwo52, y);
+}
+
+// x * 2^s, exactly when the product is representable, rounded once otherwise (as std::ldexp).
+inline double scaled(double x, int s) noexcept {
+  return s >= -1022 && s <= 1023 ? x * power_of_two(s) : std::ldexp(x, s);
+}
+
 // One level: round_half_even(x * 2^s); s is within [B - 129, B + 125] for f32's codes, where
-// power_of_two is exact. std::nearbyint rounds half to even in the default rounding mode, as
-// the SIMD Round does.
-inline double quantize(float x, int s) noexcept { return std::nearbyint(static_cast<double>(x) * power_of_two(s)); }
+// power_of_two is exact.
+inline double quantize(float x, int s) noexcept { return round_half_even(static_cast<double>(x) * power_of_two(s)); }
 
 // Two levels for f64: hi = round(x 2^s) and lo = round((x 2^s - hi) 2^B). x 2^s - hi is exact
 // (the fraction of a double), and |lo| <= 2^(B-1).
 inline void quantize(double x, int s, int bits, double& hi, double& lo) noexcept {
-  const double scaled = std::ldexp(x, s);  // exact: |scaled| < 2^B, and every bit of x stays
-  hi = std::nearbyint(scaled);
-  if (!std::isfinite(scaled)) {
-    lo = scaled;
+  const double y = scaled(x, s);  // |y| < 2^B; bits of x below 2^-1074 at this scale are rounded off
+  hi = round_half_even(y);
+  if (!std::isfinite(y)) {
+    lo = y;
     return;
   }
-  lo = std::nearbyint(std::ldexp(scaled - hi, bits));
-  // scaled - hi is +0 when scaled is an integer, -0 included: a zero lo takes the sign of x, so
+  lo = round_half_even((y - hi) * power_of_two(bits));
+  // y - hi is +0 when y is an integer, -0 included: a zero lo takes the sign of x, so
   // that the sum is -0 exactly when every input is (the largest input never quantizes to zero).
-  if (lo == 0) lo = std::copysign(0.0, scaled);
+  if (lo == 0) lo = std::copysign(0.0, y);
 }
 
 // A double rounded to f32 with round-to-odd: truncate, and set the last bit if anything was
@@ -133,7 +148,7 @@ inline double value_of(double sum, int s) noexcept { return sum * power_of_two(-
 
 // Two levels (f64): hi + lo 2^-B rounds once to 53 bits (lo 2^-B is exact), then scales by 2^-s.
 inline double value_of(double hi, double lo, int s, int bits) noexcept {
-  return std::ldexp(hi + std::ldexp(lo, -bits), -s);
+  return scaled(hi + lo * power_of_two(-bits), -s);
 }
 
 inline double finish(double value, bool average, int num_devices) noexcept {

@@ -6,14 +6,15 @@
 // traffic is therefore the default direct step's (K reads, K writes per element); the extra
 // work is a widening, a multiply, a round and an add per source and element, in registers.
 //
-// f32 runs in SIMD (Google Highway, compiled per instruction set like exec/threads/kernels.cc);
-// the ends of a piece and the other types run arithmetic.h element by element. Both compute the
+// f32 and bf16 run in SIMD (Google Highway, compiled per instruction set like
+// exec/threads/kernels.cc); the ends of a piece, f64 and f16 run arithmetic.h element by element. Both compute the
 // same pure function, so the bits do not depend on the target or on where a piece ends.
 #include "exec/reproducible/fused_kernel.h"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "exec/reproducible/arithmetic.h"
 
@@ -35,13 +36,17 @@ std::size_t FusedF32VectorBytes() {
   return hn::Lanes(dd) * sizeof(float);
 }
 
-// Elements [begin, returned) of an f32 call, a whole number of tiles of four f64 vectors. A
+// Elements [begin, returned) of an f32 (kBf16 false) or bf16 call, a whole number of tiles of
+// four f64 vectors. bf16 widens to f32 by a shift (exact) and rounds once on the way back:
+// round-to-odd to f32, then to nearest even at 8 bits, as store_result does. A
 // tile is read from every source (twice: exponents, then values; the second read hits L1)
 // before any of it is stored, and its state lives in registers. (One vector per step, not
 // four, ran 4x slower in place: stores waiting beside loads of the same cache lines. A chunk
 // of 256 elements with its state in L1 arrays ran 2.5x slower out of place: the extra loads
 // and stores per element and source.)
-std::int64_t FusedF32(const FusedArgs& args, std::int64_t begin, bool stream) {
+template <bool kBf16>
+std::int64_t FusedTiles(const FusedArgs& args, std::int64_t begin, bool stream) {
+  using T = std::conditional_t<kBf16, std::uint16_t, float>;
   const hn::ScalableTag<double> dd;
   const hn::Rebind<float, decltype(dd)> df;  // as many f32 lanes as dd has f64 lanes
   const hn::RebindToUnsigned<decltype(df)> du;
@@ -50,8 +55,9 @@ std::int64_t FusedF32(const FusedArgs& args, std::int64_t begin, bool stream) {
   const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(dd));
   const std::int64_t tile = 4 * n;
   const std::size_t k_count = args.srcs.size();
-  const auto* const* srcs = reinterpret_cast<const float* const*>(args.srcs.data());
-  auto* const* dsts = reinterpret_cast<float* const*>(args.dsts.data());
+  const hn::Rebind<std::uint16_t, decltype(dd)> dh;
+  const auto* const* srcs = reinterpret_cast<const T* const*>(args.srcs.data());
+  auto* const* dsts = reinterpret_cast<T* const*>(args.dsts.data());
   const int bits = magnitude_bits(static_cast<int>(k_count));
   // 2^s has exponent field 1023 + s = (bits + 126 + 1023) - c; 2^-s has c + (1023 - 126 - bits).
   const auto scale_base = hn::Set(dl, bits + 126 + 1023);
@@ -61,23 +67,54 @@ std::int64_t FusedF32(const FusedArgs& args, std::int64_t begin, bool stream) {
   const auto nan = hn::BitCast(df, hn::Set(du, kCanonicalNanF32));
   // The largest |x| as bits has the largest exponent field (non-negative floats order as
   // their bits); the code is that field, raised to 1.
-  const auto magnitude = [&](const float* p) { return hn::And(hn::BitCast(du, hn::LoadU(df, p)), magnitude_mask); };
+  const auto load_bits = [&](const T* p) {
+    if constexpr (kBf16) {
+      return hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(dh, p)));
+    } else {
+      return hn::BitCast(du, hn::LoadU(df, p));
+    }
+  };
+  const auto magnitude = [&](const T* p) { return hn::And(load_bits(p), magnitude_mask); };
   const auto scale_of = [&](auto largest) {
     const auto c = hn::PromoteTo(dl, hn::BitCast(di, hn::Max(hn::ShiftRight<23>(largest), hn::Set(du, 1u))));
     return c;
   };
-  const auto quantized = [&](const float* p, auto scale) {
-    return hn::Round(hn::Mul(hn::PromoteTo(dd, hn::LoadU(df, p)), scale));
+  const auto quantized = [&](const T* p, auto scale) {
+    return hn::Round(hn::Mul(hn::PromoteTo(dd, hn::BitCast(df, load_bits(p))), scale));
   };
-  const auto finish = [&](auto sum, auto c, float* const* out, std::int64_t at) {
+  const auto finish = [&](auto sum, auto c, T* const* out, std::int64_t at) {
     auto value = hn::Mul(sum, hn::BitCast(dd, hn::ShiftLeft<52>(hn::Add(c, unscale_base))));
     if (args.average) value = hn::Div(value, devices);
     auto result = hn::DemoteTo(df, value);
-    result = hn::IfThenElse(hn::IsNaN(result), nan, result);
-    if (stream) {
-      for (std::size_t k = 0; k < args.dsts.size(); ++k) hn::Stream(result, df, out[k] + at);
+    if constexpr (kBf16) {
+      // Round to odd: where the f32 is not the value, step toward zero if it rounded away,
+      // then set the last bit. Then to nearest even at bf16's 8 bits (core/half.h).
+      // (f64 masks cannot be rebound to f32 lanes in this Highway: they travel as small
+      // numbers: 1 inexact, 2 rounded away from zero, 4 NaN.)
+      const auto back = hn::PromoteTo(dd, result);
+      auto flags = hn::IfThenElseZero(hn::Ne(back, value), hn::Set(dd, 1.0));
+      flags = hn::Add(flags, hn::IfThenElseZero(hn::Gt(hn::Abs(back), hn::Abs(value)), hn::Set(dd, 2.0)));
+      flags = hn::Add(flags, hn::IfThenElseZero(hn::IsNaN(value), hn::Set(dd, 4.0)));
+      const auto f = hn::BitCast(du, hn::ConvertTo(di, hn::DemoteTo(df, flags)));
+      const auto zero = hn::Zero(du);
+      const auto inexact = hn::Ne(hn::And(f, hn::Set(du, 1u)), zero);
+      const auto away = hn::Ne(hn::And(f, hn::Set(du, 2u)), zero);
+      const auto is_nan = hn::Ne(hn::And(f, hn::Set(du, 4u)), zero);
+      auto bits = hn::BitCast(du, result);
+      bits = hn::IfThenElse(hn::And(inexact, away), hn::Sub(bits, hn::Set(du, 1u)), bits);
+      bits = hn::IfThenElse(inexact, hn::Or(bits, hn::Set(du, 1u)), bits);
+      bits = hn::Add(bits, hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u))));
+      bits = hn::ShiftRight<16>(bits);
+      bits = hn::IfThenElse(is_nan, hn::Set(du, kCanonicalNanBF16), bits);
+      const auto stored = hn::DemoteTo(dh, hn::BitCast(di, bits));
+      for (std::size_t k = 0; k < args.dsts.size(); ++k) hn::StoreU(stored, dh, out[k] + at);
     } else {
-      for (std::size_t k = 0; k < args.dsts.size(); ++k) hn::StoreU(result, df, out[k] + at);
+      result = hn::IfThenElse(hn::IsNaN(result), nan, result);
+      if (stream) {
+        for (std::size_t k = 0; k < args.dsts.size(); ++k) hn::Stream(result, df, out[k] + at);
+      } else {
+        for (std::size_t k = 0; k < args.dsts.size(); ++k) hn::StoreU(result, df, out[k] + at);
+      }
     }
   };
   // Software prefetch of every source, as the default kernels do with three or more sources
@@ -130,6 +167,13 @@ std::int64_t FusedF32(const FusedArgs& args, std::int64_t begin, bool stream) {
   return i;
 }
 
+std::int64_t FusedF32(const FusedArgs& args, std::int64_t begin, bool stream) {
+  return FusedTiles<false>(args, begin, stream);
+}
+
+// bf16 never streams: its stores are half-width.
+std::int64_t FusedBF16(const FusedArgs& args, std::int64_t begin) { return FusedTiles<true>(args, begin, false); }
+
 }  // namespace HWY_NAMESPACE
 }  // namespace meshreduce::detail::repro
 HWY_AFTER_NAMESPACE();
@@ -139,6 +183,7 @@ namespace meshreduce::detail::repro {
 
 HWY_EXPORT(FusedF32);
 HWY_EXPORT(FusedF32VectorBytes);
+HWY_EXPORT(FusedBF16);
 
 namespace {
 
@@ -198,6 +243,8 @@ void run_fused(const FusedArgs& args) {
     }
     fused_scalar(args, 0, begin);
     done = HWY_DYNAMIC_DISPATCH(FusedF32)(args, begin, stream);
+  } else if (args.dtype == DType::bf16) {
+    done = HWY_DYNAMIC_DISPATCH(FusedBF16)(args, 0);
   }
   fused_scalar(args, done, args.count);
 }

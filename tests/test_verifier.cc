@@ -483,6 +483,21 @@ TEST(VerifierBroken, ReplicasWithDifferentAdditionOrder) {
   EXPECT_EQ(verify_schedule(schedule).device, 1);
 }
 
+// Reproducible mode sums exactly: the order of combination no longer matters, but each input
+// must still arrive exactly once.
+TEST(VerifierReproducible, ReplicasMayCombineInAnyOrderWhenSumsCommute) {
+  VerifyOptions commutative;
+  commutative.commutative_sums = true;
+  const Schedule reordered = every_device_reduces(3, DType::f32, {{0, 1, 2}, {1, 0, 2}, {2, 1, 0}}, true);
+  EXPECT_TRUE(verify_schedule(reordered, commutative).ok) << verify_schedule(reordered, commutative).violation;
+  EXPECT_EQ(verify_schedule(reordered).kind, ViolationKind::replica_mismatch);
+  const VerifyReport missing =
+      verify_schedule(every_device_reduces(3, DType::f32, {{0, 1, 2}, {1, 0, 0}, {0, 1, 2}}, false), commutative);
+  EXPECT_TRUE(missing.kind == ViolationKind::duplicate_contribution ||
+              missing.kind == ViolationKind::missing_contribution)
+      << missing.violation;
+}
+
 TEST(VerifierBroken, SplittingASumIsExactOnlyWhenEveryAdditionRounds) {
   // f32 rounds after every addition, so reduce(a, b, c) and reduce(reduce(a, b), c) agree bit for
   // bit; f16 accumulates in f32 and rounds once per step, so they differ.

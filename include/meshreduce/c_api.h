@@ -62,6 +62,13 @@ typedef struct meshreduce_comm meshreduce_comm;
 meshreduce_status meshreduce_comm_create(const char* topology, const char* algorithm,
                                          const int* devices, int num_devices,
                                          meshreduce_comm** comm, char* error, size_t error_size);
+/* As meshreduce_comm_create, with flags: MESHREDUCE_REPRODUCIBLE (sums and averages of floating
+ * types depend on the multiset of inputs alone: the same bits for every algorithm, grouping and
+ * device order). An unknown flag is MESHREDUCE_INVALID_ARGUMENT. */
+#define MESHREDUCE_REPRODUCIBLE 1u
+meshreduce_status meshreduce_comm_create_flags(const char* topology, const char* algorithm,
+                                               const int* devices, int num_devices, unsigned flags,
+                                               meshreduce_comm** comm, char* error, size_t error_size);
 meshreduce_status meshreduce_comm_allreduce(meshreduce_comm* comm,
                                             const meshreduce_tensor* const* grads,
                                             const meshreduce_tensor* const* outputs,

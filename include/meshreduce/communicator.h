@@ -70,6 +70,14 @@ struct CommunicatorOptions {
   // its core) throws TimeoutError naming the steps in progress, their devices and workers, and
   // how long it waited; the communicator stays usable. Positive, at most a year.
   std::chrono::nanoseconds timeout = std::chrono::minutes(5);
+  // Reproducible mode (docs/reproducible.md): every floating-point sum and average (f32, f64,
+  // f16, bf16) is a function of the multiset of inputs per element alone, the same bits for
+  // every algorithm, piece size, thread count, grouping, bucketing, device order and process
+  // count, and at least as accurate as plain left-to-right summation. Integer types and
+  // min/max are exact in any order already and run as usual. With "auto" or "direct" one fused
+  // pass over the inputs computes it; other algorithms run their schedule twice (an int32 max
+  // of exponents, then an exact f64 sum), about 3x the default's bytes.
+  bool reproducible = false;
 };
 
 // Which algorithm serves a bucket, and, when the planner chose it, its predicted time.

@@ -57,6 +57,10 @@ struct ProcessCommunicatorOptions {
   std::int64_t shared_arena_bytes = 0;
   // Largest shared segment one layout may take per process (staging, scratch, flags).
   std::int64_t max_segment_bytes = std::int64_t{1} << 40;
+  // As CommunicatorOptions::reproducible: the same bits as a reproducible Communicator, for
+  // any split of the devices into processes. Every process must agree (checked at construction).
+  // Runs the schedule twice (int32 max of exponent codes, exact f64 sum): about 3x the bytes.
+  bool reproducible = false;
 };
 
 class ProcessCommunicator {

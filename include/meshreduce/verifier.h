@@ -13,7 +13,8 @@
 //      (output b of a device is its input b): every output element of every device ends as the
 //      reduction of every device's input of the same element exactly once (with average, then
 //      scaled by 1/K exactly once, after the full reduction), and all devices end with the same
-//      expression, order of combination included, so with identical bits.
+//      expression, order of combination included, so with identical bits (with
+//      VerifyOptions::commutative_sums, in any order).
 // The work is proportional to steps times the segments their ranges cover, not to elements.
 #pragma once
 
@@ -51,6 +52,11 @@ struct VerifyOptions {
   // Also prove the schedule for in-place calls (output b of a device is its input b). Races
   // between a device's input and output are reported either way.
   bool in_place = true;
+  // Reproducible mode (CommunicatorOptions::reproducible): floating-point sums are exact there,
+  // so partial sums commute and any order of combination gives the same bits. Replicas then
+  // need only hold each device's input exactly once (phase 3's other checks), not the same
+  // expression; without this, two orders of combination are a replica_mismatch.
+  bool commutative_sums = false;
 };
 
 struct VerifyStats {

@@ -117,10 +117,20 @@ meshreduce_status meshreduce_allreduce_grads_hierarchical(const meshreduce_tenso
 
 meshreduce_status meshreduce_comm_create(const char* topology, const char* algorithm, const int* devices,
                                          int num_devices, meshreduce_comm** comm, char* error, size_t error_size) {
+  return meshreduce_comm_create_flags(topology, algorithm, devices, num_devices, 0u, comm, error, error_size);
+}
+
+meshreduce_status meshreduce_comm_create_flags(const char* topology, const char* algorithm, const int* devices,
+                                               int num_devices, unsigned flags, meshreduce_comm** comm, char* error,
+                                               size_t error_size) {
   std::string message;
   const meshreduce_status status = guarded(
       [&] {
         if (comm == nullptr) throw meshreduce::InvalidArgument("comm is null");
+        constexpr unsigned kKnownFlags = MESHREDUCE_REPRODUCIBLE;
+        if ((flags & ~kKnownFlags) != 0u)
+          throw meshreduce::InvalidArgument("unknown communicator flags " + std::to_string(flags & ~kKnownFlags) +
+                                            " (known: " + std::to_string(kKnownFlags) + ")");
         meshreduce::CommunicatorOptions options;
         if (topology != nullptr) options.topology = meshreduce::topology_preset(topology);
         if (algorithm != nullptr) options.algorithm = algorithm;
@@ -128,6 +138,7 @@ meshreduce_status meshreduce_comm_create(const char* topology, const char* algor
           if (num_devices < 1) throw meshreduce::InvalidArgument("num_devices must be >= 1, got " + std::to_string(num_devices));
           options.devices.assign(devices, devices + num_devices);
         }
+        options.reproducible = (flags & MESHREDUCE_REPRODUCIBLE) != 0u;
         *comm = new meshreduce_comm{meshreduce::Communicator(std::move(options)), {}};
       },
       message);

@@ -12,6 +12,8 @@
 #include "algorithms/hierarchical.h"
 #include "api/communicator_testing.h"
 #include "api/validate.h"
+#include "exec/reproducible/fused_call.h"
+#include "exec/reproducible/generic.h"
 #include "exec/threads/executor.h"
 #include "meshreduce/error.h"
 #include "plan/planner.h"
@@ -83,6 +85,8 @@ struct Communicator::Impl {
   std::mutex call_mutex;  // one call at a time: plans own the dependency counters
   std::map<PlanKey, CachedPlan> plans;
   std::shared_ptr<const detail::ExecutionHooks> hooks;  // tests only (communicator_testing.h)
+  std::mutex reproducible_mutex;  // one reproducible call at a time: it owns repro_scratch
+  detail::repro::Scratch repro_scratch;
 
   explicit Impl(CommunicatorOptions opts) : options(std::move(opts)), pool(options.threads, options.pin_threads) {
     // At most a year: deadlines are computed as now + 2 x timeout and must not overflow.
@@ -121,6 +125,9 @@ struct Communicator::Impl {
     if (options.piece_elements < 1)
       throw InvalidArgument("piece_elements must be >= 1, got " + std::to_string(options.piece_elements));
     if (options.algorithm != kAuto) algorithm = &find_algorithm(options.algorithm);
+    // Reproducible mode plans for its own costs: the fused direct kernel moves the default
+    // direct step's bytes, while any other schedule runs twice over wider data (about 3x).
+    if (options.reproducible && algorithm == nullptr) algorithm = &find_algorithm("direct");
   }
 
   static constexpr std::string_view kAuto = "auto";
@@ -162,10 +169,46 @@ struct Communicator::Impl {
     const auto layout = out_of_memory_is_typed("checking the call's arguments", [&] {
       return detail::validate_call(inputs, outputs, static_cast<int>(options.devices.size()));
     });
+    if (options.reproducible) return run_reproducible(inputs, outputs, op);
+    run_validated(inputs, outputs, op, layout);
+  }
+
+  void run_validated(std::span<const std::vector<ConstTensorView>> inputs,
+                     std::span<const std::vector<TensorView>> outputs, ReduceOp op,
+                     const std::vector<TensorSpec>& layout) {
     std::lock_guard lock(call_mutex);
     CachedPlan& cached = out_of_memory_is_typed("planning the call", [&]() -> CachedPlan& { return plan_for(layout, op); });
     out_of_memory_is_typed("running the call", [&] {
       cached.execution->run(pool, {inputs, outputs}, {options.timeout, hooks.get()});
+    });
+  }
+
+  // Arguments validated. "direct" (and "auto", which plans it) takes the fused kernel (one pass, the default's
+  // bytes); any other algorithm runs its own schedule over exponent codes and exact f64 sums.
+  void run_reproducible(std::span<const std::vector<ConstTensorView>> inputs,
+                        std::span<const std::vector<TensorView>> outputs, ReduceOp op) {
+    const auto plain = [&](std::span<const std::vector<ConstTensorView>> in,
+                           std::span<const std::vector<TensorView>> out, ReduceOp how) {
+      const auto layout = out_of_memory_is_typed("checking the call's arguments", [&] {
+        return detail::validate_call(in, out, static_cast<int>(options.devices.size()));
+      });
+      run_validated(in, out, how, layout);
+    };
+    const int size = static_cast<int>(options.devices.size());
+    std::lock_guard reproducible_lock(reproducible_mutex);
+    if (algorithm->name != "direct")
+      return out_of_memory_is_typed("running the reproducible call", [&] {
+        detail::repro::allreduce(inputs, outputs, op, size, plain, repro_scratch);
+      });
+    const auto split = detail::repro::split_tensors(inputs, op);
+    if (!split.plain.empty()) plain(detail::repro::select(inputs, split.plain), detail::repro::select(outputs, split.plain), op);
+    if (split.reproducible.empty()) return;
+    std::lock_guard lock(call_mutex);
+    out_of_memory_is_typed("running the reproducible call", [&] {
+      detail::repro::run_fused_call(pool, detail::repro::select(inputs, split.reproducible),
+                                    detail::repro::select(outputs, split.reproducible), op,
+                                    {options.piece_elements, options.inline_bytes, options.timeout,
+                                     options.stream_min_bytes});
     });
   }
 };

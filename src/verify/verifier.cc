@@ -128,9 +128,9 @@ VerifyReport verify_schedule(const Schedule& schedule, const VerifyOptions& opti
   };
   if (auto report = check_structure(schedule, options)) return fail(std::move(*report));
   if (auto report = check_races(schedule, options, stats)) return fail(std::move(*report));
-  if (auto report = check_symbolically(schedule, false, stats)) return fail(std::move(*report));
+  if (auto report = check_symbolically(schedule, false, options.commutative_sums, stats)) return fail(std::move(*report));
   if (options.in_place) {
-    if (auto report = check_symbolically(schedule, true, stats)) {
+    if (auto report = check_symbolically(schedule, true, options.commutative_sums, stats)) {
       report->in_place = true;
       report->violation = "in place: " + report->violation;
       return fail(std::move(*report));

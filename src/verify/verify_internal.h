@@ -46,6 +46,8 @@ void locate(VerifyReport& report, const Schedule& schedule, const BufferRef& ref
 
 std::optional<VerifyReport> check_structure(const Schedule& schedule, const VerifyOptions& options);
 std::optional<VerifyReport> check_races(const Schedule& schedule, const VerifyOptions& options, VerifyStats& stats);
-std::optional<VerifyReport> check_symbolically(const Schedule& schedule, bool in_place, VerifyStats& stats);
+// With `commutative_sums`, replicas may differ in the order of combination (reproducible mode).
+std::optional<VerifyReport> check_symbolically(const Schedule& schedule, bool in_place, bool commutative_sums,
+                                               VerifyStats& stats);
 
 }  // namespace meshreduce::detail::verify

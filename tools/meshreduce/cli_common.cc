@@ -10,6 +10,7 @@
 
 #include "core/half.h"
 #include "core/text.h"
+#include "exec/reproducible/arithmetic.h"
 #include "embedded_workloads.h"
 #include "meshreduce/algorithm.h"
 #include "meshreduce/error.h"
@@ -38,6 +39,12 @@ void add_job_flags(CLI::App& command, JobOptions& job) {
   command.add_option("--stream-min", job.stream_min,
                      "non-temporal stores for final outputs when a call's outputs total this much; off: never")
       ->capture_default_str();
+}
+
+void add_reproducible_flag(CLI::App& command, JobOptions& job) {
+  command.add_flag("--reproducible", job.reproducible,
+                   "floating-point sums and averages depend on the inputs alone, not on the algorithm, grouping or "
+                   "order (docs/reproducible.md)");
 }
 
 void check_algorithm(const std::string& name, bool allow_all) {
@@ -92,6 +99,7 @@ CommunicatorOptions communicator_options(const JobOptions& job, const std::strin
   options.algorithm_options.chunk_elements = job.chunk_elements;
   options.threads = job.threads;
   options.pin_threads = job.pin;
+  options.reproducible = job.reproducible;
   if (job.bucketing == "fused") options.bucketing.mode = BucketingMode::fused;
   if (job.bucketing == "packer") options.bucketing.mode = BucketingMode::seed_packer;
   options.bucketing.fuse_bytes = limits::checked_mul("--fuse-mib", job.fuse_mib, std::int64_t{1} << 20, limits::kMaxTotalBytes);
@@ -299,7 +307,8 @@ void TestBuffers::reset_inputs() {
     }
 }
 
-void exact_expected(DType dtype, ReduceOp op, int devices, int tensor, std::int64_t element, void* out) {
+void exact_expected(DType dtype, ReduceOp op, int devices, int tensor, std::int64_t element, void* out,
+                    bool reproducible) {
   std::int64_t combined = TestBuffers::value(0, tensor, element);
   for (int k = 1; k < devices; ++k) {
     const int v = TestBuffers::value(k, tensor, element);
@@ -307,7 +316,11 @@ void exact_expected(DType dtype, ReduceOp op, int devices, int tensor, std::int6
              : op == ReduceOp::max ? std::max<std::int64_t>(combined, v)
                                    : combined + v;
   }
-  expected(dtype, op, devices, combined, out);
+  // The reproducible mode rounds the exact average once; the default multiplies by 1/K.
+  if (reproducible && op == ReduceOp::average && is_floating(dtype))
+    detail::repro::store_result(dtype, static_cast<double>(combined) / devices, out, 0);
+  else
+    expected(dtype, op, devices, combined, out);
 }
 
 std::int64_t TestBuffers::count_wrong(ReduceOp op) const {
@@ -317,7 +330,7 @@ std::int64_t TestBuffers::count_wrong(ReduceOp op) const {
   for (std::size_t n = 0; n < layout_.size(); ++n) {
     const std::size_t size = dtype_size(layout_[n].dtype);
     for (std::int64_t i = 0; i < layout_[n].count; ++i) {
-      exact_expected(layout_[n].dtype, op, devices_, static_cast<int>(n), i, want);
+      exact_expected(layout_[n].dtype, op, devices_, static_cast<int>(n), i, want, reproducible_);
       for (int k = 0; k < devices_; ++k) {
         const auto* got = static_cast<const std::byte*>(outputs_[static_cast<std::size_t>(k)][n].data) + i * static_cast<std::int64_t>(size);
         if (std::memcmp(got, want, size) != 0) ++wrong;

@@ -29,6 +29,7 @@ struct JobOptions {
   int threads = 0;
   bool pin = false;
   std::string stream_min = "32M";  // non-temporal stores from this much output per call; "off" never
+  bool reproducible = false;  // CommunicatorOptions::reproducible
 };
 
 // Bounds of job flags beyond limits.h (docs/limits.md): worker threads, and --fuse-mib so that
@@ -38,6 +39,8 @@ inline constexpr std::int64_t kMaxFuseMib = std::int64_t{1} << 28;
 
 // Registers --topology --devices --groups --dtype --op --bucketing ... on `command`.
 void add_job_flags(CLI::App& command, JobOptions& job);
+// Registers --reproducible (for the commands that execute: bench, run).
+void add_reproducible_flag(CLI::App& command, JobOptions& job);
 // Checks every job flag (dtype, op, groups, sizes) before it builds the topology; throws
 // InvalidArgument naming the flag.
 CommunicatorOptions communicator_options(const JobOptions& job, const std::string& algorithm);
@@ -74,6 +77,9 @@ class TestBuffers {
   // Compare every output element with the plainly computed reduction of the exact fill; returns
   // mismatches (throws for the spread fill, whose reduction depends on the order).
   std::int64_t count_wrong(ReduceOp op) const;
+  // Reproducible mode averages by one correctly rounded division (sum / K), not by the
+  // reciprocal: count_wrong expects that when set.
+  void set_reproducible(bool reproducible) { reproducible_ = reproducible; }
   std::int64_t bytes_per_device() const { return bytes_per_device_; }
   // The bytes the call's buffers take on all devices: inputs and outputs (in place: one set).
   std::int64_t footprint_bytes() const { return bytes_per_device_ * devices_ * (in_place_ ? 1 : 2); }
@@ -85,6 +91,7 @@ class TestBuffers {
   std::vector<TensorSpec> layout_;
   Fill fill_ = Fill::exact;
   bool in_place_ = false;
+  bool reproducible_ = false;
   std::int64_t bytes_per_device_ = 0;
   std::vector<std::unique_ptr<std::byte[]>> arenas_;
   std::vector<std::vector<ConstTensorView>> inputs_;
@@ -95,7 +102,8 @@ class TestBuffers {
 void store_value(DType dtype, void* base, std::int64_t i, double v);
 // The bits element i of tensor n must have after `op` over `devices` devices filled with the
 // exact fill (TestBuffers::value): the plainly computed reduction, averaged as types.h defines it.
-void exact_expected(DType dtype, ReduceOp op, int devices, int tensor, std::int64_t element, void* out);
+void exact_expected(DType dtype, ReduceOp op, int devices, int tensor, std::int64_t element, void* out,
+                    bool reproducible = false);
 
 // Times `warmup + iterations` calls on `buffers` (in place: the outputs, inputs rewritten before
 // each call after the first), checks the first and the last call's outputs bit for bit against

@@ -93,6 +93,7 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
                std::int64_t elements, bool in_place) {
   const std::vector<TensorSpec> layout{{elements, sweep.dtype}};
   TestBuffers buffers(communicator.size(), layout, in_place);
+  buffers.set_reproducible(communicator.options().reproducible);
   const CallTiming timing = time_calls(communicator, buffers, sweep.op, in_place, static_cast<int>(bench.warmup),
                                        static_cast<int>(bench.iterations));
   const double t = timing.median_s;
@@ -113,8 +114,8 @@ std::string bound_text(double bound) {
 }
 
 void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, const StreamProbe* probe) {
-  std::printf("# meshreduce bench: %s, %d devices (%s), %s %s, median of %lld calls after %lld warm-up\n",
-              bench.algorithm.c_str(), devices, bench.job.topology.c_str(),
+  std::printf("# meshreduce bench: %s%s, %d devices (%s), %s %s, median of %lld calls after %lld warm-up\n",
+              bench.algorithm.c_str(), bench.job.reproducible ? " reproducible" : "", devices, bench.job.topology.c_str(),
               std::string(dtype_name(sweep.dtype)).c_str(), std::string(reduce_op_name(sweep.op)).c_str(),
               static_cast<long long>(bench.iterations), static_cast<long long>(bench.warmup));
   if (probe != nullptr) {
@@ -232,7 +233,8 @@ void run_bench(const BenchOptions& bench) {
     nlohmann::json out{{"implementation", "meshreduce"}, {"algorithm", bench.algorithm},
                        {"devices", communicator.size()}, {"dtype", dtype_name(sweep.dtype)},
                        {"op", reduce_op_name(sweep.op)}, {"warmup", bench.warmup}, {"iterations", bench.iterations},
-                       {"avg_busbw", average_busbw}, {"results", nlohmann::json::array()}};
+                       {"avg_busbw", average_busbw}, {"reproducible", bench.job.reproducible},
+                       {"results", nlohmann::json::array()}};
     if (probes) {
       const StreamProbe* probe = &probes->main();
       nlohmann::json kernels = nlohmann::json::array();
@@ -268,6 +270,7 @@ void add_bench_command(CLI::App& app) {
   options->job.topology = "flat:8";
   options->job.op = "sum";
   add_job_flags(*command, options->job);
+  add_reproducible_flag(*command, options->job);
   command->add_option("--algorithm,-a", options->algorithm, "algorithm name, or auto (the planner's pick per size)")
       ->capture_default_str();
   command->add_option("--calibration", options->calibration,

@@ -30,7 +30,7 @@ struct RunOptions {
 // The run's order check applies when the plan is the seed's: dgx1-hierarchical on 8 devices with
 // one bucket per tensor (its rotation, the tensor index, picks the mains as the seed does).
 bool seed_order_applies(const RunOptions& run, const std::string& algorithm, int devices) {
-  return algorithm == "dgx1-hierarchical" && devices == 8 && run.job.bucketing == "none";
+  return algorithm == "dgx1-hierarchical" && devices == 8 && run.job.bucketing == "none" && !run.job.reproducible;
 }
 
 void print_check(const char* name, std::int64_t wrong, const std::string& detail) {
@@ -45,6 +45,7 @@ bool run_one(const RunOptions& run, const std::string& algorithm, const Workload
   const ReduceOp op = parse_reduce_op(run.job.op);
   const auto layout = workload.layout(dtype);
   TestBuffers buffers(communicator.size(), layout, run.in_place);
+  buffers.set_reproducible(run.job.reproducible);
   const Plan& plan = communicator.plan(layout, op);
 
   const auto& topology = *communicator.options().topology;
@@ -142,6 +143,7 @@ void add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* command = app.add_subcommand("run", "run a job on threads, time it and verify every output");
   add_job_flags(*command, options->job);
+  add_reproducible_flag(*command, options->job);
   command->add_option("--algorithm,-a", options->job.algorithm, "algorithm name, or 'all'")->capture_default_str();
   command->add_option("--workload,-w", options->workload, "embedded workload name or TSV file")->capture_default_str();
   command->add_option("--iterations,-n", options->iterations, "timed iterations")->capture_default_str();

@@ -20,6 +20,7 @@
 #include "exec/processes/process_program.h"
 #include "exec/processes/shared_arena.h"
 #include "exec/processes/shm_segment.h"
+#include "exec/reproducible/generic.h"
 #include "meshreduce/error.h"
 #include "plan/program.h"
 
@@ -59,7 +60,8 @@ detail::Description describe_options(const ProcessCommunicatorOptions& options) 
           {"groups", groups.str()},
           {"ranks_per_node", std::to_string(options.ranks_per_node)},
           {"piece_elements", std::to_string(options.piece_elements)},
-          {"stream_min_bytes", std::to_string(options.stream_min_bytes)}};
+          {"stream_min_bytes", std::to_string(options.stream_min_bytes)},
+          {"reproducible", options.reproducible ? "yes" : "no"}};
 }
 
 std::string host_name() {
@@ -141,6 +143,8 @@ struct ProcessCommunicator::Impl {
   std::vector<std::size_t> arena_bytes;  // per process
   std::unique_ptr<detail::ArenaAllocator> allocator;
   std::mutex call_mutex;
+  std::mutex reproducible_mutex;  // one reproducible call at a time: it owns repro_scratch
+  detail::repro::Scratch repro_scratch;
   std::map<PlanKey, CachedPlan> plans;
 
   Impl(std::shared_ptr<Bootstrap> boot, ProcessCommunicatorOptions opts)
@@ -250,6 +254,19 @@ struct ProcessCommunicator::Impl {
   void run(std::span<const std::vector<ConstTensorView>> inputs, std::span<const std::vector<TensorView>> outputs,
            ReduceOp op) {
     const auto layout = detail::validate_call(inputs, outputs, options.local_devices);
+    if (!options.reproducible) return run_validated(inputs, outputs, op, layout);
+    // Reproducible mode: the same schedule, run over exponent codes and exact f64 sums.
+    std::lock_guard reproducible_lock(reproducible_mutex);
+    detail::repro::allreduce(
+        inputs, outputs, op, map.first_device.back(),
+        [&](std::span<const std::vector<ConstTensorView>> in, std::span<const std::vector<TensorView>> out,
+            ReduceOp how) { run_validated(in, out, how, detail::validate_call(in, out, options.local_devices)); },
+        repro_scratch);
+  }
+
+  void run_validated(std::span<const std::vector<ConstTensorView>> inputs,
+                     std::span<const std::vector<TensorView>> outputs, ReduceOp op,
+                     const std::vector<TensorSpec>& layout) {
     std::lock_guard lock(call_mutex);
     plan_for(layout, op).execution->run({inputs, outputs});
   }

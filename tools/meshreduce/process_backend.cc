@@ -58,6 +58,7 @@ ProcessBackendOptions process_backend_options(const BackendFlags& flags, const s
   options.algorithm_options = threads.algorithm_options;
   options.bucketing = threads.bucketing;
   options.stream_min_bytes = threads.stream_min_bytes;
+  options.reproducible = threads.reproducible;
   return options;
 }
 
@@ -150,7 +151,7 @@ class Buffers {
     const std::size_t element = dtype_size(dtype_);
     for (std::size_t n = 0; n < counts_.size(); ++n)
       for (std::int64_t i = 0; i < counts_[n]; ++i) {
-        exact_expected(dtype_, op, comm_.size(), static_cast<int>(n), i, want);
+        exact_expected(dtype_, op, comm_.size(), static_cast<int>(n), i, want, comm_.options().reproducible);
         for (const auto& device : outputs_)
           wrong += std::memcmp(static_cast<const std::byte*>(device[n].data) + static_cast<std::size_t>(i) * element,
                                want, element) != 0;
@@ -194,6 +195,7 @@ ProcessCommunicatorOptions communicator_options(const ProcessBackendOptions& opt
   result.algorithm_options = options.algorithm_options;
   result.bucketing = options.bucketing;
   result.stream_min_bytes = options.stream_min_bytes;
+  result.reproducible = options.reproducible;
   result.local_devices = options.flags.local_devices;
   result.ranks_per_node = options.flags.ranks_per_node;
   result.timeout = timeout_of(options);

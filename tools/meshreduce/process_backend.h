@@ -38,6 +38,7 @@ struct ProcessBackendOptions {
   AlgorithmOptions algorithm_options;
   BucketingOptions bucketing;
   std::int64_t stream_min_bytes = std::int64_t{32} << 20;
+  bool reproducible = false;  // --reproducible: ProcessCommunicatorOptions::reproducible
   bool in_place = false;  // run: reduce in place (bench measures both)
   int warmup = 3;
   int iterations = 10;

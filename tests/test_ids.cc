@@ -46,11 +46,10 @@ void expect_sums(DeviceBuffers& buffers) {
     }
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr double kFastSeconds = 0.5;  // sanitizers slow every allocation and thread hand-off
-#else
-constexpr double kFastSeconds = 0.010;
-#endif
+// A ceiling far above the call's time (about 1 ms here) and far below what sizing by id cost
+// (12 s at id 4000): a unit test on a shared machine must not fail on another tenant's load. The
+// issue's 10 ms figure is a measurement (docs/limits.md), not this test's limit.
+constexpr double kFastSeconds = 1.0;
 
 TEST(DeviceIds, HierarchicalWithAHugeIdIsFastAndExact) {
   // Sized by the largest id, this call once took 12 s at 4000 and threw std::bad_alloc here.

@@ -23,7 +23,7 @@
 // What it costs, for n bytes and K devices: every device sends 2(K-1)/K n bytes in all (the
 // bandwidth lower bound), n/C of it on each channel; every NIC sends and receives 2(K-1)/(K C) n,
 // so the time is about 2(K-1)/K n / (C B_nic) + 2(K-1) alpha per chunk, with B_nic one NIC's
-// effective rate: busbw C B_nic, four EDR NICs' 38 GB/s on DGX-1 nodes. With PCIe routes to the
+// effective rate: busbw C B_nic, four EDR NICs' 47.7 GB/s on DGX-1 nodes. With PCIe routes to the
 // NICs the rings need no relay; `nic_relay` (NCCL's PXN) helps algorithms that send from every
 // GPU, such as hierarchical-rs on machines whose NICs hang off one socket.
 // It declines without levels that separate machines across a network, or when a machine has no

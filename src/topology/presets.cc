@@ -63,11 +63,18 @@ constexpr const char* kUpiSource =
 // A DGX-1 (P100 and V100) has four such NICs, one per PCIe switch beside a GPU pair (DGX-1 system
 // architecture whitepapers; datasheet "4X IB EDR"; NVIDIA/nccl-tests issue 29: "4 IB adapters").
 // NICs: 100 Gb/s EDR InfiniBand = 12.5 GB/s line rate (InfiniBand Architecture Specification, EDR
-// 4x). TACCL's profile of such a link measures 105 us per MB, about 9.5 GB/s (Shah et al., TACCL,
-// NSDI 2023): an efficiency of 0.76.
+// 4x). Effective rate for bulk transfers, from a link-level measurement only: perftest's
+// `ib_send_bw` between GPU buffers over one ConnectX-5 EDR port moves 95.4 Gb/s for every message
+// from 64 KiB to 8 MiB (linux-rdma/perftest pull request 98, 2020): 0.954 of the line rate. That is
+// the path NCCL's network transfers take (GPU memory, RDMA, one port, large pipelined chunks).
+// Host-memory runs on 100 Gb/s IB ports read the same or more (`ib_write_bw` 11728 MiB/s = 98.4
+// Gb/s, linux-rdma/perftest issue 225). Not used for the bulk rate: TACCL's alpha-beta profile of an
+// InfiniBand link, 105 us/MB (about 9.5 GB/s, 0.76; Shah et al., NSDI 2023), a line fitted to
+// per-message costs of TACCL's own transfers, not the port's sustained rate.
 constexpr double kGbitPerGbyte = 8.0;
 constexpr double kDefaultNicGbit = 100.0;
-constexpr double kNicEfficiency = 9.5 / 12.5;
+constexpr double kEdrMeasuredGbit = 95.4;
+constexpr double kNicEfficiency = kEdrMeasuredGbit / kDefaultNicGbit;
 // Per-message latencies: NCCL src/graph/tuning.cc hwLat[NVLINK|PCI|NET][Ring][Simple] (NCCL 2.19).
 constexpr double kNvlinkLatencyUs = 3.4;
 constexpr double kPcieLatencyUs = 5.7;
@@ -318,7 +325,8 @@ Topology cluster_topology(const Topology& node, int nodes, int nics_per_node, do
   topology.nodes.push_back({network, "network", NodeKind::network_switch, 0, 0, 0,
                             "one non-blocking switch (full bisection)"});
   const std::string nic_source = format_number(nic_gbit) + " Gb/s NIC = " + format_number(nic_gbit / kGbitPerGbyte) +
-                                 " GB/s line rate, 76% effective (TACCL's InfiniBand EDR profile: 105 us/MB); latency "
+                                 " GB/s line rate, 95.4% effective (perftest ib_send_bw GPU-to-GPU over ConnectX-5 EDR: 95.4 Gb/s, "
+                                 "linux-rdma/perftest PR 98); latency "
                                  "NCCL tuning.cc hwLat[NET][Ring][Simple]; docs/topology-format.md";
   for (int c = 0; c < nodes; ++c) {
     for (const Link& l : base.links) {

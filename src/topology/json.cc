@@ -304,8 +304,9 @@ Topology topology_from_json(const json& in) {
     Link link;
     link.a = id(entry, "a", where);
     link.b = id(entry, "b", where);
+    const std::string kind = text(entry, "kind", where);  // a missing 'kind' says so once, not wrapped
     try {
-      link.kind = parse_link_kind(text(entry, "kind", where));
+      link.kind = parse_link_kind(kind);
     } catch (const TopologyError& e) {
       fail(where, std::string("'kind': ") + excerpt(e.what(), 200));
     }

@@ -75,7 +75,8 @@ fuzz: deps
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-	  -DMESHREDUCE_BUILD_FUZZERS=ON -DMESHREDUCE_BUILD_TESTS=OFF -DMESHREDUCE_BUILD_TOOLS=OFF
+	  -DMESHREDUCE_BUILD_FUZZERS=ON -DMESHREDUCE_BUILD_TESTS=OFF -DMESHREDUCE_BUILD_TOOLS=OFF \
+	  -DMESHREDUCE_WITH_MPI=OFF
 	cmake --build build-fuzz -j $(JOBS)
 	fuzz/run.sh $(FUZZ_SECONDS) build-fuzz $(FUZZ_HARNESSES)
 

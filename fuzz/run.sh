@@ -1,15 +1,18 @@
 #!/bin/sh
 # Runs every libFuzzer harness of BUILD_DIR (default build-fuzz) for SECONDS each (default 60),
-# starting from its seed corpus, and prints executions and time per harness. A crash stops the
-# run with the harness's exit code; the input that crashed is left in BUILD_DIR/crashes/.
-# Usage: fuzz/run.sh [SECONDS] [BUILD_DIR]
+# or only the HARNESS names given, starting from its seed corpus, and prints executions,
+# coverage and time per harness. A crash stops the run with the harness's exit code; the input
+# that crashed is left in BUILD_DIR/crashes/.
+# Usage: fuzz/run.sh [SECONDS] [BUILD_DIR] [HARNESS...]
 set -eu
 seconds=${1:-60}
 build=${2:-build-fuzz}
+[ $# -ge 2 ] && shift 2 || shift $#
+harnesses=${*:-topology_json schedule_json workload_tsv sizes planner}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 mkdir -p "$build/crashes"
-for name in topology_json schedule_json workload_tsv sizes planner; do
+for name in $harnesses; do
   corpus="$build/corpus/$name"
   mkdir -p "$corpus"
   seeds="$here/seeds/$name"
@@ -27,5 +30,7 @@ for name in topology_json schedule_json workload_tsv sizes planner; do
     exit 1
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-  echo "fuzz: $name: $runs executions in $seconds s, no crash (corpus $(ls "$corpus" | wc -l) inputs)"
+  # The last status line: "#N DONE cov: EDGES ft: FEATURES corp: ..."
+  cov=$(sed -n 's/.*.DONE .*cov: \([0-9]*\) ft: \([0-9]*\).*/\1 edges, \2 features/p' "$log" | tail -n 1)
+  echo "fuzz: $name: $runs executions in $seconds s, coverage $cov, no crash (corpus $(ls "$corpus" | wc -l) inputs)"
 done

@@ -23,7 +23,9 @@ namespace meshreduce::testing {
 
 struct ChildResult {
   std::string text;    // what body returned, or "exception: <what>"
-  bool exited = false;  // false: killed at the deadline or crashed
+  bool exited = false;  // false: killed at the deadline, crashed, or ended by _exit(nonzero)
+  pid_t pid = 0;
+  int signal = 0;       // the signal that ended it, or 0
 };
 
 inline std::filesystem::path fresh_store_directory() {
@@ -32,10 +34,10 @@ inline std::filesystem::path fresh_store_directory() {
   return pattern;
 }
 
-inline std::vector<ChildResult> run_forked(int processes,
-                                           const std::function<std::string(int, std::shared_ptr<Bootstrap>)>& body,
-                                           std::chrono::seconds deadline = std::chrono::seconds(120)) {
-  const auto directory = fresh_store_directory();
+// As run_forked, in the store `directory`, which it leaves for the caller to inspect.
+inline std::vector<ChildResult> run_forked_in(const std::filesystem::path& directory, int processes,
+                                              const std::function<std::string(int, std::shared_ptr<Bootstrap>)>& body,
+                                              std::chrono::seconds deadline = std::chrono::seconds(120)) {
   std::vector<pid_t> children;
   std::vector<int> pipes;
   for (int rank = 0; rank < processes; ++rank) {
@@ -68,11 +70,13 @@ inline std::vector<ChildResult> run_forked(int processes,
   std::vector<ChildResult> results(static_cast<std::size_t>(processes));
   const auto end = std::chrono::steady_clock::now() + deadline;
   for (std::size_t r = 0; r < children.size(); ++r) {
+    results[r].pid = children[r];
     int status = 0;
     for (;;) {
       const pid_t done = ::waitpid(children[r], &status, WNOHANG);
       if (done == children[r]) {
         results[r].exited = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        results[r].signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         break;
       }
       if (std::chrono::steady_clock::now() >= end) {
@@ -86,6 +90,14 @@ inline std::vector<ChildResult> run_forked(int processes,
     for (ssize_t got; (got = ::read(pipes[r], chunk, sizeof chunk)) > 0;) results[r].text.append(chunk, static_cast<std::size_t>(got));
     ::close(pipes[r]);
   }
+  return results;
+}
+
+inline std::vector<ChildResult> run_forked(int processes,
+                                           const std::function<std::string(int, std::shared_ptr<Bootstrap>)>& body,
+                                           std::chrono::seconds deadline = std::chrono::seconds(120)) {
+  const auto directory = fresh_store_directory();
+  auto results = run_forked_in(directory, processes, body, deadline);
   std::error_code ignored;
   std::filesystem::remove_all(directory, ignored);
   return results;

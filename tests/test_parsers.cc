@@ -125,6 +125,17 @@ TEST(TopologyParser, ALinkToAMissingNodeIsBlamedOnThatLink) {
   expect_contains(topology_error(two_devices("0", "77")), {"links[1]", "'b' = 77 names a device or node that does not exist"});
 }
 
+TEST(TopologyParser, AMissingOrUnknownLinkKindIsNamedOnce) {
+  std::string missing = two_devices();
+  missing.replace(missing.find(R"("kind": "nvswitch", "bandwidth_gbps")"), 20, "");
+  EXPECT_EQ(topology_error(missing), "topology file: links[0]: missing 'kind'");
+  std::string unknown = two_devices();
+  unknown.replace(unknown.find(R"("kind": "nvswitch", "bandwidth_gbps")"), 18, R"("kind": "wormhole")");
+  const std::string message = topology_error(unknown);
+  expect_contains(message, {"topology file: links[0]: 'kind': ", "wormhole"});
+  EXPECT_EQ(message.find("topology file", 1), std::string::npos) << message;
+}
+
 TEST(TopologyParser, NumbersMustBeFiniteAndInRange) {
   std::string text = two_devices();
   text.replace(text.find("\"bandwidth_gbps\": 10"), 20, "\"bandwidth_gbps\": -1");

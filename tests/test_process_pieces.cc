@@ -63,6 +63,7 @@ TEST(ProcessProgram, EachProcessRunsItsOwnStepsAndWaitsOnlyForOtherProcesses) {
     // Every range of the segment is aligned and inside it, and no two overlap.
     const auto& segment = lowered.layouts[static_cast<std::size_t>(rank)];
     std::vector<std::pair<std::size_t, std::size_t>> ranges{{segment.ready, 8}, {segment.failed, 8},
+                                                            {segment.progress, 24},
                                                             {segment.flags, 8 * schedule.steps.size()}};
     for (std::size_t i = 0; i < segment.staging_input.size(); ++i) {
       ranges.emplace_back(segment.staging_input[i], 16000);

@@ -30,6 +30,10 @@
 
 namespace meshreduce {
 
+namespace detail {
+struct ProcessCommunicatorTesting;  // the executor's fault-injection seam, for tests (src/exec/processes)
+}  // namespace detail
+
 struct ProcessCommunicatorOptions {
   // Devices (memory spaces) this process holds; schedule devices are numbered in rank order.
   int local_devices = 1;
@@ -97,6 +101,7 @@ class ProcessCommunicator {
   void free_shared(void* buffer);
 
  private:
+  friend struct detail::ProcessCommunicatorTesting;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -263,8 +263,9 @@ Topology topology_from_json(const json& in) {
     Link link;
     link.a = id(entry, "a", where);
     link.b = id(entry, "b", where);
+    const std::string kind = kJson.text(entry, "kind", where);  // a missing 'kind' says so once, not wrapped
     try {
-      link.kind = parse_link_kind(kJson.text(entry, "kind", where));
+      link.kind = parse_link_kind(kind);
     } catch (const TopologyError& e) {
       fail(where, std::string("'kind': ") + excerpt(e.what(), 200));
     }

@@ -150,7 +150,7 @@ std::string run_timeout(const Args& args, const std::shared_ptr<mr::Bootstrap>& 
     const std::string text = error.what();
     if (std::chrono::steady_clock::now() - start > 10s) return "failed too late: " + text;
     if (text.find("for rank " + std::to_string(last) + " to start call 1") == std::string::npos &&
-        text.find("failed: rank") == std::string::npos)
+        text.find("failed in call 1: rank") == std::string::npos)
       return "wrong message: " + text;
     return "";
   }

@@ -13,6 +13,7 @@
 
 #include "algorithms/hierarchical.h"
 #include "api/validate.h"
+#include "exec/processes/communicator_testing.h"
 #include "exec/processes/executor.h"
 #include "exec/processes/layout_exchange.h"
 #include "exec/processes/machines.h"
@@ -146,6 +147,7 @@ struct ProcessCommunicator::Impl {
   std::mutex reproducible_mutex;  // one reproducible call at a time: it owns repro_scratch
   detail::repro::Scratch repro_scratch;
   std::map<PlanKey, CachedPlan> plans;
+  std::shared_ptr<const detail::ProcessExecutionHooks> hooks;  // tests only
 
   Impl(std::shared_ptr<Bootstrap> boot, ProcessCommunicatorOptions opts)
       : bootstrap(std::move(boot)), options(std::move(opts)) {
@@ -248,6 +250,7 @@ struct ProcessCommunicator::Impl {
     stored.execution = std::make_unique<detail::ProcessExecution>(stored.program, stored.lowered, map,
                                                                   std::move(memory), options.timeout,
                                                                   options.transport.get());
+    stored.execution->set_hooks(hooks);
     return stored;
   }
 
@@ -298,6 +301,13 @@ void ProcessCommunicator::allreduce(std::span<const std::vector<TensorView>> gra
 void ProcessCommunicator::allreduce(std::span<const std::vector<ConstTensorView>> inputs,
                                     std::span<const std::vector<TensorView>> outputs, ReduceOp op) {
   impl_->run(inputs, outputs, op);
+}
+
+void detail::ProcessCommunicatorTesting::set_hooks(ProcessCommunicator& communicator,
+                                                  std::shared_ptr<const ProcessExecutionHooks> hooks) {
+  std::lock_guard lock(communicator.impl_->call_mutex);
+  communicator.impl_->hooks = hooks;
+  for (auto& [key, cached] : communicator.impl_->plans) cached.execution->set_hooks(hooks);
 }
 
 const Plan& ProcessCommunicator::plan(std::span<const TensorSpec> layout, ReduceOp op) {

@@ -19,6 +19,8 @@ ProcessExecution::ProcessExecution(const Program& program, const ProcessProgram&
                                    std::vector<PeerMemory> peers, std::chrono::milliseconds timeout, Transport* transport)
     : program_(program), lowered_(lowered), map_(map), peers_(std::move(peers)), timeout_(timeout),
       transport_(transport), ready_seen_(peers_.size(), 0) {
+  steps_of_.assign(peers_.size(), 0);
+  for (int process : lowered.step_process) ++steps_of_[static_cast<std::size_t>(process)];
   const bool transfers = !lowered.receives.empty() ||
                          std::any_of(lowered.steps.begin(), lowered.steps.end(), [](const LocalStep& s) { return s.receiver >= 0; });
   if (transfers && transport == nullptr)
@@ -93,6 +95,7 @@ void ProcessExecution::stage(const LocalBuffers& buffers) {
       shared_flag(mine.plan, layout.locator(l, n, BufferKind::input, tensors)).store(in, std::memory_order_relaxed);
       shared_flag(mine.plan, layout.locator(l, n, BufferKind::output, tensors)).store(out, std::memory_order_relaxed);
     }
+  note_progress(0);
   // Publishes the staged data and locators: a peer that sees this value may use them.
   shared_flag(mine.plan, layout.ready).store(call_, std::memory_order_release);
   post_receives();
@@ -207,6 +210,55 @@ void ProcessExecution::fail(const std::string& message) {
   shared_flag(mine.plan, layout.failed).store(1, std::memory_order_release);
 }
 
+void ProcessExecution::note_progress(int steps_done) {
+  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
+  const std::size_t at = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)].progress;
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  shared_flag(mine.plan, at).store(static_cast<std::uint64_t>(steps_done), std::memory_order_relaxed);
+  shared_flag(mine.plan, at + sizeof(std::uint64_t))
+      .store(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()),
+             std::memory_order_relaxed);
+}
+
+ProcessExecution::BlockedOn::BlockedOn(const ProcessExecution& execution, int process)
+    : flag_(shared_flag(execution.peers_[static_cast<std::size_t>(execution.lowered_.rank)].plan,
+                        execution.lowered_.layouts[static_cast<std::size_t>(execution.lowered_.rank)].progress +
+                            2 * sizeof(std::uint64_t))) {
+  flag_.store(static_cast<std::uint64_t>(process) + 1, std::memory_order_relaxed);
+}
+
+ProcessExecution::BlockedOn::~BlockedOn() { flag_.store(0, std::memory_order_relaxed); }
+
+// Which of its tensors the process has not submitted, how far it got, and for how long it has
+// not moved (steady_clock is one clock for every process of a machine, and only processes of
+// this machine are waited on through flags).
+std::string ProcessExecution::stall_report(int process) const {
+  const auto p = static_cast<std::size_t>(process);
+  const SegmentLayout& layout = lowered_.layouts[p];
+  const std::uint64_t staged = shared_flag(peers_[p].plan, layout.ready).load(std::memory_order_acquire);
+  const std::uint64_t done = shared_flag(peers_[p].plan, layout.progress).load(std::memory_order_relaxed);
+  const std::uint64_t since = shared_flag(peers_[p].plan, layout.progress + sizeof(std::uint64_t)).load(std::memory_order_relaxed);
+  const std::string who = "rank " + std::to_string(process);
+  const std::string steps = " of its " + std::to_string(steps_of_[p]) + " steps";
+  std::string report;
+  if (staged < call_) {
+    const int tensors = lowered_.tensors;
+    report = who + " has not submitted " +
+             (tensors == 1 ? std::string("tensor 0") : "tensors 0-" + std::to_string(tensors - 1)) + " of call " +
+             std::to_string(call_) +
+             (staged == 0 ? std::string(" (nor any earlier call)")
+                          : " (it did " + std::to_string(done) + steps + " of call " + std::to_string(staged) + ")");
+  } else {
+    report = who + " submitted its tensors of call " + std::to_string(call_) + " and did " + std::to_string(done) + steps;
+  }
+  const std::uint64_t blocked = shared_flag(peers_[p].plan, layout.progress + 2 * sizeof(std::uint64_t)).load(std::memory_order_relaxed);
+  if (blocked > 0) report += ", and waits for rank " + std::to_string(blocked - 1);
+  if (since == 0) return report + "; it has not moved since it set up this layout";
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch());
+  const auto idle = now.count() - static_cast<std::int64_t>(since);
+  return report + "; no progress for " + std::to_string(std::max<std::int64_t>(idle, 0) / 1000000) + " ms";
+}
+
 namespace {
 
 std::string failure_of(const PeerMemory& peer, const SegmentLayout& layout) {
@@ -220,14 +272,15 @@ void ProcessExecution::await_ready(int process) {
   const auto p = static_cast<std::size_t>(process);
   if (ready_seen_[p] == call_) return;
   const SegmentLayout& layout = lowered_.layouts[p];
+  const BlockedOn blocked(*this, process);
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.ready), call_,
                                     shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
   if (result == WaitResult::failed)
-    throw PeerError("rank " + std::to_string(process) + " failed: " + failure_of(peers_[p], layout));
+    throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)
     throw TimeoutError("rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
                        " ms for rank " + std::to_string(process) + " to start call " + std::to_string(call_) +
-                       " (stage its tensors)");
+                       " (stage its tensors): " + stall_report(process));
   ready_seen_[p] = call_;
 }
 
@@ -235,14 +288,15 @@ void ProcessExecution::await_step(int step) {
   const int process = lowered_.flag_process[static_cast<std::size_t>(step)];
   const auto p = static_cast<std::size_t>(process);
   const SegmentLayout& layout = lowered_.layouts[p];
+  const BlockedOn blocked(*this, process);
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.flag(step)), call_,
                                     shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
   if (result == WaitResult::failed)
-    throw PeerError("rank " + std::to_string(process) + " failed: " + failure_of(peers_[p], layout));
+    throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)
     throw TimeoutError("rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
                        " ms for step " + std::to_string(step) + " on rank " + std::to_string(process) + " in call " +
-                       std::to_string(call_));
+                       std::to_string(call_) + ": " + stall_report(process));
 }
 
 void ProcessExecution::run_step(const LocalStep& local) {
@@ -285,11 +339,17 @@ void ProcessExecution::run(const LocalBuffers& buffers) {
   std::fill(state_.begin(), state_.end(), std::uint8_t{0});
   try {
     stage(buffers);
-    for (const LocalStep& step : lowered_.steps) run_step(step);
+    const int steps = static_cast<int>(lowered_.steps.size());
+    for (int index = 0; index < steps; ++index) {
+      const LocalStep& step = lowered_.steps[static_cast<std::size_t>(index)];
+      if (hooks_ && hooks_->before_step) hooks_->before_step({lowered_.rank, step.step, index, steps, call_});
+      run_step(step);
+      note_progress(index + 1);
+    }
     for (int step : lowered_.final_waits) await_step(step);
     finish_transfers();
   } catch (const std::exception& error) {
-    fail(error.what());
+    fail("in call " + std::to_string(call_) + ": " + error.what());  // peers print "rank R failed <this>"
     throw;
   }
   const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];

@@ -3,13 +3,16 @@
 // a pointer and the thread executor's kernels read and write peers' memory directly.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "exec/processes/faults.h"
 #include "exec/processes/process_program.h"
 #include "meshreduce/tensor.h"
 #include "meshreduce/transport.h"
@@ -40,9 +43,14 @@ class ProcessExecution {
 
   // One call. Private buffers are copied into the segment's staging and back; buffers inside
   // this process's arena are used where they are. Throws TimeoutError naming the rank and step
-  // waited for, or PeerError when a peer failed; either way this process's failure flag is set
-  // (peers waiting on it fail at once), and the execution cannot run again.
+  // waited for, with a stall report of the rank waited on (which of its tensors it has not
+  // submitted, how many of its steps it has done, for how long it has not progressed), or
+  // PeerError when a peer failed; either way this process's failure flag is set (peers waiting
+  // on it fail at once), and the execution cannot run again.
   void run(const LocalBuffers& buffers);
+
+  // Tests' fault injection (faults.h); null removes it.
+  void set_hooks(std::shared_ptr<const ProcessExecutionHooks> hooks) { hooks_ = std::move(hooks); }
 
   std::uint64_t calls() const noexcept { return call_; }
 
@@ -56,6 +64,19 @@ class ProcessExecution {
   void await_ready(int process);
   void await_step(int step);
   void fail(const std::string& message);
+  void note_progress(int steps_done);
+  // Publishes, while it lives, which process this one is blocked on (for peers' stall reports).
+  class BlockedOn {
+   public:
+    BlockedOn(const ProcessExecution& execution, int process);
+    ~BlockedOn();
+    BlockedOn(const BlockedOn&) = delete;
+    BlockedOn& operator=(const BlockedOn&) = delete;
+
+   private:
+    std::atomic_ref<std::uint64_t> flag_;
+  };
+  std::string stall_report(int process) const;
   std::byte* address(const PhysicalRef& ref, std::size_t element) const;
   std::uint64_t locator_of(const void* data, std::size_t bytes, std::size_t staging) const;
 
@@ -66,6 +87,8 @@ class ProcessExecution {
   std::chrono::milliseconds timeout_;
   std::uint64_t call_ = 0;
   bool broken_ = false;
+  std::shared_ptr<const ProcessExecutionHooks> hooks_;
+  std::vector<int> steps_of_;  // per process: its steps in a call
   // Messages between machines: one per piece of a transfer (one empty one for a signal), each
   // in its own transport slot; sends in the order this process runs them.
   struct Message {

@@ -46,6 +46,7 @@ SegmentLayout layout_of(const Program& program, std::span<const TensorSpec> tens
   layout.ready = space.take(sizeof(std::uint64_t));
   layout.failed = space.take(sizeof(std::uint64_t));
   layout.failure_text = space.take(kFailureTextBytes);
+  layout.progress = space.take(3 * sizeof(std::uint64_t));
   const int locals = map.devices_of(process);
   layout.locators = space.take(static_cast<std::size_t>(locals) * tensors.size() * 2 * sizeof(std::uint64_t));
   layout.flags = space.take(program.steps.size() * sizeof(std::uint64_t));

@@ -10,8 +10,8 @@
 // its outputs are complete and nobody reads its staging any more when it returns.
 //
 // Every process's shared segment has the same shape, computed here by every process from the
-// same Program, so no offsets are exchanged: a header (ready flag, failure flag and text, one
-// locator per local tensor for the input and the output), one completion flag per step, then
+// same Program, so no offsets are exchanged: a header (ready flag, failure flag and text, progress,
+// one locator per local tensor for the input and the output), one completion flag per step, then
 // staging for each local tensor's input and output and the scratch buffers of local devices.
 #pragma once
 
@@ -46,6 +46,11 @@ struct SegmentLayout {
   std::size_t ready = 0;    // u64: the call whose inputs are staged
   std::size_t failed = 0;   // u64: nonzero once this process failed a call
   std::size_t failure_text = 0;  // kFailureTextBytes, NUL-terminated
+  // Progress, for the report of a peer that waits on this process too long: u64 steps of this
+  // process done in the call `ready` names, u64 steady_clock nanoseconds of the last change
+  // (staging or a step), u64 the process it is blocked on + 1 (0: none). Written only by the
+  // owner; read by peers only when they give up.
+  std::size_t progress = 0;
   std::size_t locators = 0;      // u64 per (local device, tensor, input|output), see Locator
   std::size_t flags = 0;         // u64 per step of the program: the last call that completed it
   std::vector<std::size_t> staging_input;   // per (local device, tensor): local * tensors + tensor

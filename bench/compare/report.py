@@ -128,7 +128,7 @@ def build_table(data, limits):
                 for impl in ours:
                     # speedup = the best peer's time (the emulated machines: MPI over TCP) / ours
                     other = (times.get(EMULATED[impl]), EMULATED[impl]) if impl in EMULATED else best
-                    ok = other and other[0] and impl in times
+                    ok = other and other[0] and times.get(impl)  # a time of 0 (below the clock) has no ratio
                     row.append(f"{other[0] / times[impl]:.2f}x" if ok else "-")
             for impl in ours:
                 # bench leaves the fraction out where the buffers fit in the caches (no bound applies).

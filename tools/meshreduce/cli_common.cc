@@ -6,8 +6,8 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
-#include <unistd.h>
 
+#include "arg_checks.h"
 #include "core/half.h"
 #include "core/text.h"
 #include "exec/reproducible/arithmetic.h"
@@ -141,12 +141,6 @@ Workload resolve_workload(const std::string& spec) {
 namespace {
 
 constexpr std::size_t kAlign = 64;
-
-std::int64_t physical_memory_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<std::int64_t>(pages) * page : 0;
-}
 
 std::size_t padded_bytes(const TensorSpec& spec) {
   const std::size_t bytes = static_cast<std::size_t>(spec.count) * dtype_size(spec.dtype);

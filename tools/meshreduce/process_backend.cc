@@ -39,7 +39,7 @@ void add_backend_flags(CLI::App& command, BackendFlags& flags, bool bench) {
       ->capture_default_str();
   if (bench)
     command.add_flag("--compare-mpi", flags.compare_mpi,
-                     "processes: also time MPI_Allreduce on the same buffers (under mpirun, f32/f64/i32/i64 sum)");
+                     "processes: also time MPI_Allreduce of the same inputs (under mpirun; f32/f64/i32/i64 sum, one device per process)");
   command.add_option("--timeout", flags.timeout_s, "processes: seconds any wait may take before it fails")
       ->capture_default_str();
 }
@@ -310,7 +310,8 @@ void print_result(const Result& r, std::int64_t bytes, int devices) {
 
 std::string job_description(const ProcessCommunicator& comm) {
   return std::to_string(comm.processes()) + " processes x " + std::to_string(comm.options().local_devices) +
-         " device(s) on " + std::to_string(comm.machines()) + " machine(s) (groups " + describe_groups(comm.groups()) + ")";
+         " device(s) on " + std::to_string(comm.machines()) + " machine(s) (groups " +
+         (comm.groups().empty() ? std::string("the algorithm's own") : describe_groups(comm.groups())) + ")";
 }
 
 std::int64_t total_wrong_of(const nlohmann::json& rows) {

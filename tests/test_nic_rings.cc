@@ -157,6 +157,18 @@ TEST(NicRings, OneRingPerNicThroughEveryMachine) {
       EXPECT_EQ((from % 8) / 2, (to % 8) / 2) << "a ring leaves and enters through the same NIC index";
     }
   }
+  // A call of 64 KiB on 32 GPUs (512 bytes per device and ring) is too small for more than one: the buffers of a call
+  // take turns on the rings instead.
+  AlgorithmRequest small = whole(topology, 16384);
+  for (std::int64_t rotation = 0; rotation < 8; ++rotation) {
+    small.rotation = rotation;
+    const Schedule schedule = build_schedule(find_algorithm("nic-rings"), small);
+    std::set<int> senders_out;  // devices that send to another machine
+    for (const Step& step : schedule.steps)
+      for (const BufferRef& src : step.srcs)
+        if (src.device / 8 != step.device / 8) senders_out.insert(src.device % 8);
+    EXPECT_EQ(senders_out, (std::set<int>{static_cast<int>(2 * (rotation % 4) + 1)})) << "rotation " << rotation;
+  }
   EXPECT_EQ(sends_per_nic.size(), 16u);
   EXPECT_EQ(receives_per_nic.size(), 16u);
   for (const auto& [nic, rings] : sends_per_nic) EXPECT_EQ(rings, 1) << "machine " << nic.first << " NIC " << nic.second;
@@ -197,17 +209,19 @@ TEST(NicRings, DeclinesOneMachineAndMachinesWithoutNics) {
 }
 
 // The verifier proves nic-rings on DGX-1 and DGX-2 clusters, with and without relays, over
-// counts smaller than the rings, odd, and several chunks per ring; sum and average; f32 and
-// f16; out of place and in place.
+// counts smaller than the rings, odd, and several chunks per ring, and a count large enough for
+// every NIC's ring (at least 4 KiB per device and channel); sum and average; f32 and f16; out
+// of place and in place.
 TEST(NicRings, VerifiesOnClusters) {
   const Algorithm& nic_rings = find_algorithm("nic-rings");
   for (const char* preset : {"cluster:2xdgx1-v100", "cluster:3xdgx1-p100+relay", "cluster:2xdgx1-v100@2x100",
                              "cluster:2xdgx2", "cluster:3xpcie8@1x100"}) {
     const Topology topology = topology_preset(preset);
-    for (std::int64_t count : {1, 7, 1001})
+    const std::int64_t all_rings = std::int64_t{4} * 1024 * 4 * topology.size() + 3;  // f16: 2 rings at least
+    for (std::int64_t count : {std::int64_t{1}, std::int64_t{7}, std::int64_t{1001}, all_rings})
       for (ReduceOp op : {ReduceOp::sum, ReduceOp::average})
         for (DType dtype : {DType::f32, DType::f16})
-          for (std::int64_t chunk : {0, 16}) {
+          for (std::int64_t chunk : {std::int64_t{0}, count == all_rings ? std::int64_t{8192} : std::int64_t{16}}) {
             AlgorithmRequest request = whole(topology, count);
             request.op = op;
             request.dtype = dtype;

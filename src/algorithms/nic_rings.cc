@@ -14,7 +14,9 @@
 //            1 + the channels already on that hop, so channels spread over the NVLinks.
 //            Hop m -> m+1 of the ring leaves machine m through NIC c and enters machine m+1
 //            through NIC c: each NIC sends one channel and receives one.
-//   split    the buffer is cut into C near-equal parts; channel c runs the `ring` schedule
+//   split    the buffer is cut into C near-equal parts (fewer for calls under 4 KiB per device
+//            and channel, the buffers of a call then taking turns on the rings by rotation);
+//            channel c runs the `ring` schedule
 //            (reduce-scatter then allgather, 1 MiB chunks unless told otherwise) on part c, its
 //            slice owners turned by c so that the channels' final reductions land on different
 //            devices.
@@ -47,6 +49,10 @@ namespace {
 // takes a few thousand; a bound for pathological machines, where the best path found so far serves.
 constexpr std::int64_t kSearchBudget = 200000;
 constexpr std::int64_t kDefaultChunkBytes = std::int64_t{1} << 20;
+// Fewest bytes per device and channel: below it a call runs on fewer channels (NCCL too lowers
+// its channel count for small calls), since a channel's K slices would be too small to gain
+// bandwidth and every channel adds 2(K-1) dependent steps per device.
+constexpr std::int64_t kMinSliceBytes = std::int64_t{4} << 10;
 
 bool crosses_network(const Topology& topology, const Route& route) {
   return std::any_of(route.links.begin(), route.links.end(),
@@ -248,10 +254,14 @@ Schedule build_nic_rings(const AlgorithmRequest& request) {
   const std::int64_t chunk = request.options.chunk_elements > 0
                                  ? request.options.chunk_elements
                                  : kDefaultChunkBytes / static_cast<std::int64_t>(dtype_size(request.dtype));
-  const auto channels = static_cast<std::int64_t>(plan.rings.size());
+  const std::int64_t bytes = request.count * static_cast<std::int64_t>(dtype_size(request.dtype));
+  const std::int64_t per_slice = kMinSliceBytes * request.num_devices;
+  const auto channels = std::clamp<std::int64_t>(bytes / per_slice, 1, static_cast<std::int64_t>(plan.rings.size()));
+  // With fewer channels than rings, consecutive buffers (rotation) take turns on the NICs.
+  const auto rings = static_cast<std::int64_t>(plan.rings.size());
   for (std::int64_t c = 0; c < channels; ++c)
-    append_ring(schedule, plan.rings[static_cast<std::size_t>(c)], part({0, request.count}, channels, c), chunk,
-                request.rotation + c, request.op == ReduceOp::average);
+    append_ring(schedule, plan.rings[static_cast<std::size_t>(((request.rotation + c) % rings + rings) % rings)],
+                part({0, request.count}, channels, c), chunk, request.rotation + c, request.op == ReduceOp::average);
   return schedule;
 }
 

@@ -1,12 +1,9 @@
 # Installs meshreduce into a scratch prefix, then runs installed_check.py there with only the
 # prefix's Python directory on the path: `import meshreduce` must find the installed package, and
 # ctypes must load the installed libmeshreduce.so.
+include("${CMAKE_CURRENT_LIST_DIR}/../../tests/scratch_install.cmake")
 set(prefix "${BINARY_DIR}/python_install_test/prefix")
-file(REMOVE_RECURSE "${BINARY_DIR}/python_install_test")
-execute_process(COMMAND ${CMAKE_COMMAND} --install "${BINARY_DIR}" --prefix "${prefix}" RESULT_VARIABLE rc OUTPUT_QUIET)
-if(rc)
-  message(FATAL_ERROR "install failed: ${rc}")
-endif()
+meshreduce_scratch_install("${BINARY_DIR}/python_install_test")
 execute_process(COMMAND ${CMAKE_COMMAND} -E env "PYTHONPATH=${prefix}/${PYTHON_DIR}"
                         "${PYTHON}" "${CHECK_SCRIPT}" "${prefix}" "${prefix}/${LIBDIR}/libmeshreduce.so"
                 WORKING_DIRECTORY "${BINARY_DIR}/python_install_test"

@@ -223,11 +223,14 @@ void ProcessExecution::note_progress(int steps_done) {
 ProcessExecution::BlockedOn::BlockedOn(const ProcessExecution& execution, int process)
     : flag_(shared_flag(execution.peers_[static_cast<std::size_t>(execution.lowered_.rank)].plan,
                         execution.lowered_.layouts[static_cast<std::size_t>(execution.lowered_.rank)].progress +
-                            2 * sizeof(std::uint64_t))) {
+                            2 * sizeof(std::uint64_t))),
+      exceptions_at_start_(std::uncaught_exceptions()) {
   flag_.store(static_cast<std::uint64_t>(process) + 1, std::memory_order_relaxed);
 }
 
-ProcessExecution::BlockedOn::~BlockedOn() { flag_.store(0, std::memory_order_relaxed); }
+ProcessExecution::BlockedOn::~BlockedOn() {
+  if (std::uncaught_exceptions() == exceptions_at_start_) flag_.store(0, std::memory_order_relaxed);
+}
 
 // Which of its tensors the process has not submitted, how far it got, and for how long it has
 // not moved (steady_clock is one clock for every process of a machine, and only processes of
@@ -275,7 +278,8 @@ void ProcessExecution::await_ready(int process) {
   const BlockedOn blocked(*this, process);
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.ready), call_,
                                     shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
-  if (result == WaitResult::failed)
+  if (result == WaitResult::failed ||
+      (result == WaitResult::timed_out && shared_flag(peers_[p].plan, layout.failed).load(std::memory_order_acquire) != 0))
     throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)
     throw TimeoutError("rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
@@ -291,7 +295,8 @@ void ProcessExecution::await_step(int step) {
   const BlockedOn blocked(*this, process);
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.flag(step)), call_,
                                     shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
-  if (result == WaitResult::failed)
+  if (result == WaitResult::failed ||
+      (result == WaitResult::timed_out && shared_flag(peers_[p].plan, layout.failed).load(std::memory_order_acquire) != 0))
     throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)
     throw TimeoutError("rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +

@@ -66,6 +66,9 @@ class ProcessExecution {
   void fail(const std::string& message);
   void note_progress(int steps_done);
   // Publishes, while it lives, which process this one is blocked on (for peers' stall reports).
+  // A wait that ends in an exception leaves it published: this process is failing because of that
+  // wait, and a peer that times out on it before fail() marks it failed must still be told whom
+  // it waits for (else the peer would name this process instead of the one at fault).
   class BlockedOn {
    public:
     BlockedOn(const ProcessExecution& execution, int process);
@@ -75,6 +78,7 @@ class ProcessExecution {
 
    private:
     std::atomic_ref<std::uint64_t> flag_;
+    int exceptions_at_start_;
   };
   std::string stall_report(int process) const;
   std::byte* address(const PhysicalRef& ref, std::size_t element) const;

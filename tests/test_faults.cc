@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -213,6 +214,20 @@ TEST(FaultInjection, TimeoutMustBePositiveAndAtMostAYear) {
   }
   Communicator longest(faulty_options(std::chrono::hours(24 * 365)));
   clean_call(longest);
+}
+
+// A thread count from outside is checked before the pool starts a single thread.
+TEST(FaultInjection, ThreadCountIsCheckedBeforeAnyThreadStarts) {
+  for (const int threads : {-1, 1025, std::numeric_limits<int>::max()}) {
+    CommunicatorOptions options = faulty_options(std::chrono::seconds(5));
+    options.threads = threads;
+    expect_contains(thrown_message<InvalidArgument>([&] { Communicator communicator(options); }),
+                    {"CommunicatorOptions::threads = " + std::to_string(threads)});
+  }
+  CommunicatorOptions most = faulty_options(std::chrono::seconds(5));
+  most.threads = 3;
+  Communicator three(most);
+  clean_call(three);
 }
 
 // A worker still inside a job a whole timeout after its call was cancelled may still write the

@@ -34,6 +34,9 @@ inline constexpr std::int64_t kMaxTotalBytes = std::int64_t{1} << 48;
 inline constexpr std::int64_t kMaxTensors = std::int64_t{1} << 20;
 // Bytes of a topology, schedule or workload file read whole into memory.
 inline constexpr std::int64_t kMaxFileBytes = std::int64_t{256} << 20;
+// Worker threads of one communicator's pool (CommunicatorOptions::threads, --threads): far more
+// than any machine's cores, few enough that a typo cannot start a million threads.
+inline constexpr std::int64_t kMaxThreads = 1024;
 // Nesting depth of a JSON document (the formats need 4).
 inline constexpr int kMaxJsonDepth = 32;
 // Steps of a schedule read from a file.

@@ -16,6 +16,7 @@
 #include "exec/reproducible/generic.h"
 #include "exec/threads/executor.h"
 #include "meshreduce/error.h"
+#include "meshreduce/limits.h"
 #include "plan/planner.h"
 #include "plan/program.h"
 
@@ -88,7 +89,14 @@ struct Communicator::Impl {
   std::mutex reproducible_mutex;  // one reproducible call at a time: it owns repro_scratch
   detail::repro::Scratch repro_scratch;
 
-  explicit Impl(CommunicatorOptions opts) : options(std::move(opts)), pool(options.threads, options.pin_threads) {
+  // The thread count is checked before the pool starts any thread.
+  static int checked_threads(int threads) {
+    limits::check_range("CommunicatorOptions::threads", threads, 0, limits::kMaxThreads);
+    return threads;
+  }
+
+  explicit Impl(CommunicatorOptions opts)
+      : options(std::move(opts)), pool(checked_threads(options.threads), options.pin_threads) {
     // At most a year: deadlines are computed as now + 2 x timeout and must not overflow.
     constexpr std::chrono::nanoseconds kLongestTimeout = std::chrono::hours(24 * 365);
     if (options.timeout <= std::chrono::nanoseconds::zero() || options.timeout > kLongestTimeout)

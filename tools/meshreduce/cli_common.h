@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "meshreduce/communicator.h"
+#include "meshreduce/limits.h"
 #include "meshreduce/workload.h"
 #include "measures.h"
 #include "sizes.h"
@@ -32,9 +33,9 @@ struct JobOptions {
   bool reproducible = false;  // CommunicatorOptions::reproducible
 };
 
-// Bounds of job flags beyond limits.h (docs/limits.md): worker threads, and --fuse-mib so that
+// Bounds of job flags (docs/limits.md): worker threads (limits.h), and --fuse-mib so that
 // its byte count stays within limits::kMaxTotalBytes.
-inline constexpr int kMaxThreads = 1024;
+inline constexpr int kMaxThreads = static_cast<int>(limits::kMaxThreads);
 inline constexpr std::int64_t kMaxFuseMib = std::int64_t{1} << 28;
 
 // Registers --topology --devices --groups --dtype --op --bucketing ... on `command`.

@@ -1,10 +1,14 @@
 // limits.h: checked arithmetic and bounds; the command line's size parser; message excerpts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "algorithms/slicing.h"
 #include "core/text.h"
+#include "meshreduce/communicator.h"
 #include "meshreduce/limits.h"
 #include "sizes.h"
 #include "test_support.h"
@@ -78,6 +82,59 @@ TEST(Sizes, RejectsWhatIsNotASizeNamingTheFlag) {
   expect_contains(thrown_message<InvalidArgument>([] { cli::parse_size("99999999999999999999", "-b"); }),
                   {"too many digits"});
   expect_contains(thrown_message<InvalidArgument>([] { cli::parse_size("4\x01K", "-b"); }), {"\\x01"});
+}
+
+// A layout handed to plan() is checked before anything is sized by it: 2^62 elements once made
+// the planner's cost model loop for minutes.
+TEST(Limits, PlanRejectsALayoutPastTheLimitsNamingTheTensor) {
+  CommunicatorOptions options;
+  options.devices = {0, 1, 2, 3};
+  Communicator communicator(options);
+  const auto rejects = [&](std::vector<TensorSpec> layout, const std::string& part) {
+    expect_contains(thrown_message<InvalidArgument>([&] { communicator.plan(layout, ReduceOp::sum); }), {part});
+  };
+  rejects({{7, DType::f32}, {std::int64_t{1} << 62, DType::f32}}, "tensor 1: elements = 4611686018427387904");
+  rejects({{-5, DType::f16}}, "tensor 0: elements = -5 is less than the smallest");
+  rejects({{7, static_cast<DType>(99)}}, "tensor 0: unknown dtype 99");
+  // Each tensor within its own limit, together past the bytes of one call.
+  const std::int64_t most = limits::kMaxTensorElements;
+  rejects({{most, DType::f32}, {most, DType::f32}, {most, DType::f32}}, "bytes of the layout's tensors 0..2");
+  rejects(std::vector<TensorSpec>(static_cast<std::size_t>(limits::kMaxTensors) + 1, TensorSpec{1, DType::f32}),
+          "tensors of the layout = 1048577");
+  EXPECT_FALSE(communicator.plan(std::vector<TensorSpec>{{1000, DType::f32}, {3, DType::bf16}}, ReduceOp::sum)
+                   .schedule.steps.empty());
+}
+
+// The largest layout allowed plans in well under a second (it once took hours: schedules and the
+// cost model grew with the element count); plan() lowers nothing, so no memory is sized by it.
+TEST(Limits, TheLargestLayoutPlansWithoutSizingAnythingByIt) {
+  CommunicatorOptions options;
+  options.devices = {0, 1, 2, 3, 4, 5, 6, 7};
+  Communicator communicator(options);
+  const std::vector<TensorSpec> largest{{limits::kMaxTensorElements, DType::f32}, {limits::kMaxTensorElements, DType::f32}};
+  const Plan& plan = communicator.plan(largest, ReduceOp::sum);
+  EXPECT_FALSE(plan.schedule.steps.empty());
+  EXPECT_LT(plan.schedule.steps.size(), std::size_t{1} << 20);
+}
+
+// A pipeline is cut into at most kMostChunks chunks however small the chunk asked for: the chunks
+// still cover the range exactly, in order, all but the last of one length.
+TEST(Limits, ChunksAreAtMostKMostChunksAndCoverTheRange) {
+  for (const std::int64_t count : {std::int64_t{5}, std::int64_t{1024}, std::int64_t{1025}, std::int64_t{999'999}}) {
+    const auto cut = detail::chunks({3, count}, 1);
+    ASSERT_LE(static_cast<std::int64_t>(cut.size()), detail::kMostChunks) << count;
+    EXPECT_GT(static_cast<std::int64_t>(cut.size()), std::min(count, detail::kMostChunks) / 2) << count;  // no coarser than needed
+    std::int64_t at = 3;
+    for (std::size_t c = 0; c < cut.size(); ++c) {
+      EXPECT_EQ(cut[c].offset, at) << count << " chunk " << c;
+      if (c + 1 < cut.size()) {
+        EXPECT_EQ(cut[c].count, cut[0].count) << count << " chunk " << c;
+      }
+      at += cut[c].count;
+    }
+    EXPECT_EQ(at, 3 + count);
+  }
+  EXPECT_EQ(detail::chunks({0, 10}, 4).size(), 3u);  // below the cap, exactly the limit asked for
 }
 
 TEST(Sizes, ListsTakeCommasOrSeparateValues) {

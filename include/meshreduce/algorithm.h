@@ -18,7 +18,8 @@ namespace meshreduce {
 
 struct AlgorithmOptions {
   // Upper bound on the elements of one pipelined chunk; 0 lets the algorithm choose. Tests set
-  // it small so that pipelined paths run on small data.
+  // it small so that pipelined paths run on small data. A buffer is cut into at most 1024
+  // chunks (per ring, tree or block list): a longer one takes longer chunks.
   std::int64_t chunk_elements = 0;
 };
 

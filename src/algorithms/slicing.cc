@@ -15,6 +15,7 @@ std::vector<Range> chunks(Range whole, std::int64_t limit) {
   std::vector<Range> result;
   if (whole.empty()) return result;
   if (limit <= 0 || limit >= whole.count) return {whole};
+  limit = std::max(limit, (whole.count - 1) / kMostChunks + 1);
   for (std::int64_t at = whole.offset; at < whole.end(); at += limit)
     result.push_back({at, std::min(limit, whole.end() - at)});
   return result;

@@ -29,8 +29,14 @@ struct Range {
 // `whole.count < parts`.
 Range part(Range whole, std::int64_t parts, std::int64_t index);
 
+// At most this many chunks per range: a pipeline gains nothing from more (its fill and drain
+// are already under 0.1% of it), while schedules, plans and cost models grow with the chunk
+// count, so a 2^40-element buffer cut into 1 MiB chunks would take hours and gigabytes to plan.
+inline constexpr std::int64_t kMostChunks = 1024;
+
 // `whole` cut into consecutive chunks of at most `limit` elements (limit <= 0: one chunk), all
-// but the last of exactly `limit`; no chunk for an empty range.
+// but the last of exactly the same length; no chunk for an empty range. A range of more than
+// kMostChunks x limit elements takes longer chunks, kMostChunks of them.
 std::vector<Range> chunks(Range whole, std::int64_t limit);
 
 // Chunks for algorithms that run whole on each block of the buffer independently: blocks of

@@ -165,11 +165,18 @@ struct Communicator::Impl {
     CachedPlan cached;
     cached.plan = detail::plan_layout_call(layout, op, options.bucketing, devices_request(), algorithm,
                                            options.algorithm, predictor());
-    cached.program = detail::lower_schedule(cached.plan.schedule, cached.plan.buckets, options.piece_elements,
-                                            options.stream_min_bytes);
-    auto [it, inserted] = plans.emplace(std::move(key), std::move(cached));
-    it->second.execution = std::make_unique<detail::ThreadExecution>(it->second.program, pool.size(), options.inline_bytes);
-    return it->second;
+    return plans.emplace(std::move(key), std::move(cached)).first->second;
+  }
+
+  // Lowered at its first call, not when planned: plan() may be asked about a layout larger than
+  // this machine's memory, whose pieces and scratch would not fit.
+  detail::ThreadExecution& execution_of(CachedPlan& cached) {
+    if (!cached.execution) {
+      cached.program = detail::lower_schedule(cached.plan.schedule, cached.plan.buckets, options.piece_elements,
+                                              options.stream_min_bytes);
+      cached.execution = std::make_unique<detail::ThreadExecution>(cached.program, pool.size(), options.inline_bytes);
+    }
+    return *cached.execution;
   }
 
   void run(std::span<const std::vector<ConstTensorView>> inputs, std::span<const std::vector<TensorView>> outputs,
@@ -185,10 +192,9 @@ struct Communicator::Impl {
                      std::span<const std::vector<TensorView>> outputs, ReduceOp op,
                      const std::vector<TensorSpec>& layout) {
     std::lock_guard lock(call_mutex);
-    CachedPlan& cached = out_of_memory_is_typed("planning the call", [&]() -> CachedPlan& { return plan_for(layout, op); });
-    out_of_memory_is_typed("running the call", [&] {
-      cached.execution->run(pool, {inputs, outputs}, {options.timeout, hooks.get()});
-    });
+    detail::ThreadExecution& execution = out_of_memory_is_typed(
+        "planning the call", [&]() -> detail::ThreadExecution& { return execution_of(plan_for(layout, op)); });
+    out_of_memory_is_typed("running the call", [&] { execution.run(pool, {inputs, outputs}, {options.timeout, hooks.get()}); });
   }
 
   // Arguments validated. "direct" (and "auto", which plans it) takes the fused kernel (one pass, the default's
@@ -245,6 +251,7 @@ void Communicator::allreduce(std::span<const std::vector<ConstTensorView>> input
 }
 
 const Plan& Communicator::plan(std::span<const TensorSpec> layout, ReduceOp op) {
+  detail::validate_layout(layout);
   std::lock_guard lock(impl_->call_mutex);
   return out_of_memory_is_typed("planning", [&]() -> const Plan& { return impl_->plan_for(layout, op).plan; });
 }

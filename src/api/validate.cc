@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "meshreduce/error.h"
+#include "meshreduce/limits.h"
 
 namespace meshreduce::detail {
 namespace {
@@ -103,8 +104,24 @@ std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorVie
     }
     layout.push_back({reference.count, reference.dtype});
   }
+  validate_layout(layout);
   check_overlaps(inputs, outputs);
   return layout;
+}
+
+void validate_layout(std::span<const TensorSpec> layout) {
+  limits::check_range("tensors of the layout", static_cast<std::int64_t>(layout.size()), 0, limits::kMaxTensors);
+  std::int64_t bytes = 0;
+  for (std::size_t n = 0; n < layout.size(); ++n) {
+    const std::string tensor = "tensor " + std::to_string(n);
+    limits::check_range(tensor + ": elements", layout[n].count, 0, limits::kMaxTensorElements);
+    const auto size = static_cast<std::int64_t>(dtype_size(layout[n].dtype));
+    if (size == 0)
+      throw InvalidArgument(tensor + ": unknown dtype " + std::to_string(static_cast<int>(layout[n].dtype)));
+    bytes = limits::checked_add("bytes of the layout's tensors 0.." + std::to_string(n), bytes,
+                                limits::checked_mul(tensor + ": bytes", layout[n].count, size, limits::kMaxTotalBytes),
+                                limits::kMaxTotalBytes);
+  }
 }
 
 void validate_devices(std::span<const int> devices, const std::vector<int>* known_ids) {

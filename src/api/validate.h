@@ -15,6 +15,11 @@ namespace meshreduce::detail {
 std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorView>> inputs,
                                       std::span<const std::vector<TensorView>> outputs, int num_devices);
 
+// A layout from outside (Communicator::plan, or a call's): at most limits::kMaxTensors tensors,
+// each of 0..limits::kMaxTensorElements elements, all of them at most limits::kMaxTotalBytes,
+// checked before any plan is sized by them. InvalidArgument names the tensor and its value.
+void validate_layout(std::span<const TensorSpec> layout);
+
 // A device list of distinct ids (any int: ids are labels) and, when `known_ids` is given, each
 // one of them. O(K log K) time, O(K) memory.
 void validate_devices(std::span<const int> devices, const std::vector<int>* known_ids);

@@ -35,13 +35,21 @@ constexpr double kDefaultThreadShare = 0.5;
 constexpr double kDefaultPieceOverheadUs = 0.5;
 constexpr double kDefaultCallOverheadUs = 10.0;
 
+// A call of more pieces than this is simulated with fewer, equal pieces per step, each carrying
+// the overheads of the pieces it stands for: the event loop costs O(pieces), and a layout of
+// 2^40 elements (hundreds of millions of pieces) must plan in a fraction of a second, not hours.
+// Every step keeps at least its share of this budget and 4 pieces per thread, so merging changes
+// only how a step's last pieces line up at its end; calls of a few GiB are simulated piece by piece.
+constexpr std::int64_t kMostSimulatedPieces = std::int64_t{1} << 18;
+
 struct PieceWork {
   int step = 0;
-  double bytes = 0;  // read-equivalent
+  double bytes = 0;      // read-equivalent
+  double overheads = 1;  // pieces of the call it stands for
 };
 
 struct Running {
-  int step = 0;
+  int step = 0;  // running pieces of the same step are interchangeable
   double overhead_end = 0;  // the bytes start moving then
   double remaining = 0;
 };
@@ -90,6 +98,8 @@ ThreadPrediction predict_thread_time(const Schedule& schedule, const ThreadCosts
   std::vector<std::vector<int>> dependents(steps);
   std::vector<int> deps_left(steps, 0);
   std::int64_t moved = 0;
+  const std::int64_t most_per_step =
+      std::max<std::int64_t>(4 * std::int64_t{costs.threads}, kMostSimulatedPieces / std::max<std::int64_t>(1, static_cast<std::int64_t>(steps)));
   for (std::size_t s = 0; s < steps; ++s) {
     const Step& step = schedule.steps[s];
     for (int dep : step.deps) {
@@ -104,12 +114,19 @@ ThreadPrediction predict_thread_time(const Schedule& schedule, const ThreadCosts
     const double write = streaming && final_steps[s] ? costs.stream_write_cost : costs.write_cost;
     const double per_element = element * (static_cast<double>(step.srcs.size()) + write * static_cast<double>(step.dsts.size()));
     moved += step.count * static_cast<std::int64_t>(element) * static_cast<std::int64_t>(step.srcs.size() + step.dsts.size());
-    for (std::int64_t begin = 0; begin < step.count; begin += options.piece_elements) {
-      const auto count = static_cast<double>(std::min(options.piece_elements, step.count - begin));
-      pieces[s].push_back({static_cast<int>(s), count * per_element});
-      prediction.traffic_bytes += count * per_element;
+    const std::int64_t call_pieces = (step.count - 1) / options.piece_elements + 1;
+    prediction.pieces += call_pieces;
+    prediction.traffic_bytes += static_cast<double>(step.count) * per_element;
+    if (call_pieces <= most_per_step) {
+      for (std::int64_t begin = 0; begin < step.count; begin += options.piece_elements) {
+        const auto count = static_cast<double>(std::min(options.piece_elements, step.count - begin));
+        pieces[s].push_back({static_cast<int>(s), count * per_element});
+      }
+      continue;
     }
-    prediction.pieces += static_cast<std::int64_t>(pieces[s].size());
+    const double stands_for = static_cast<double>(call_pieces) / static_cast<double>(most_per_step);
+    const double bytes = static_cast<double>(step.count) * per_element / static_cast<double>(most_per_step);
+    pieces[s].assign(static_cast<std::size_t>(most_per_step), PieceWork{static_cast<int>(s), bytes, stands_for});
   }
   if (steps == 0) return prediction;
   prediction.inline_call = moved < options.inline_bytes || costs.threads == 1;
@@ -144,7 +161,7 @@ ThreadPrediction predict_thread_time(const Schedule& schedule, const ThreadCosts
   std::vector<Running> running;
   while (done_steps < steps) {
     while (static_cast<int>(running.size()) < workers && !queue.empty()) {
-      running.push_back({queue.front().step, now + overhead, queue.front().bytes});
+      running.push_back({queue.front().step, now + overhead * queue.front().overheads, queue.front().bytes});
       queue.pop_front();
     }
     if (running.empty())

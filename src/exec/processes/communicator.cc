@@ -311,6 +311,7 @@ void detail::ProcessCommunicatorTesting::set_hooks(ProcessCommunicator& communic
 }
 
 const Plan& ProcessCommunicator::plan(std::span<const TensorSpec> layout, ReduceOp op) {
+  detail::validate_layout(layout);
   std::lock_guard lock(impl_->call_mutex);
   return impl_->plan_for(layout, op).plan;
 }

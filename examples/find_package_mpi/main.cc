@@ -8,6 +8,7 @@
 #include <vector>
 
 int main(int argc, char** argv) {
+  meshreduce::prepare_mpi_environment();  // before MPI_Init: settings MPI_Init reads
   MPI_Init(&argc, &argv);
   int status = 0;
   {

@@ -13,6 +13,12 @@
 
 namespace meshreduce {
 
+// Call before MPI_Init (it only sets environment defaults that MPI_Init reads; a setting the
+// user made wins). With Open MPI it turns off the TCP transport's put protocol, on which Open
+// MPI 4.1 loses messages between machines and the job stops (docs/processes.md, "Known
+// problem"). Without it, traffic over Open MPI's TCP transport may hang until the timeout.
+void prepare_mpi_environment();
+
 class MpiBootstrap : public Bootstrap {
  public:
   // Duplicates `comm`, so meshreduce's messages never match the application's.

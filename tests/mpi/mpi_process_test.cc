@@ -3,7 +3,10 @@
 //             shared buffers; bitwise equal to the thread executor (each rank runs the whole job
 //             on threads itself), and integer sums equal to MPI_Allreduce's;
 //   mismatch  the last rank's layout differs: every rank must fail naming both ranks and values;
-//   timeout   the last rank never calls: every other rank must fail naming it, within the timeout.
+//   timeout   the last rank never calls: every other rank must fail naming it, within the timeout;
+//   repeat    a flat ring over the emulated machines, many calls of 4 MiB per rank in messages of
+//             256 KiB (the default piece), each call's outputs checked: run over Open MPI's TCP
+//             transport it stopped in about half the runs before prepare_mpi_environment().
 // --ranks-per-node N groups the processes into emulated machines: they share memory only
 // within a machine, and data between machines moves over MPI (Open MPI's TCP or shared-memory
 // transport on this host); --local-devices L gives each process L devices. Exit status 0 when every rank passed.
@@ -157,9 +160,49 @@ std::string run_timeout(const Args& args, const std::shared_ptr<mr::Bootstrap>& 
   return "no error";
 }
 
+// Many calls of one 4 MiB tensor on a flat ring, in the default pieces (messages of 256 KiB
+// between machines, large enough for Open MPI's rendezvous protocols); inputs change per call.
+std::string run_repeat(const Args& args, const std::shared_ptr<mr::Bootstrap>& bootstrap) {
+  auto options = options_for(args, "ring");
+  options.piece_elements = std::int64_t{1} << 16;
+  options.algorithm_options.chunk_elements = 0;
+  options.timeout = 20s;
+  mr::ProcessCommunicator comm(bootstrap, options);
+  constexpr std::int64_t kCount = std::int64_t{1} << 22;
+  constexpr int kCalls = 12;
+  const int devices = comm.size();
+  const int rank = bootstrap->rank();
+  std::vector<std::vector<float>> in(static_cast<std::size_t>(args.local_devices), std::vector<float>(kCount));
+  std::vector<std::vector<float>> out = in;
+  std::vector<std::vector<mr::ConstTensorView>> inputs(in.size());
+  std::vector<std::vector<mr::TensorView>> outputs(out.size());
+  for (std::size_t l = 0; l < in.size(); ++l) {
+    inputs[l].emplace_back(std::span<const float>(in[l]));
+    outputs[l].emplace_back(std::span(out[l]));
+  }
+  for (int call = 0; call < kCalls; ++call) {
+    for (std::size_t l = 0; l < in.size(); ++l)
+      for (std::int64_t i = 0; i < kCount; ++i)
+        in[l][static_cast<std::size_t>(i)] =
+            static_cast<float>(mr::testing::job_value(rank * args.local_devices + static_cast<int>(l), 0, i + call));
+    bootstrap->barrier(options.timeout);  // every rank starts together, as bench's timed calls do
+    comm.allreduce(inputs, outputs, mr::ReduceOp::sum);
+    for (std::size_t l = 0; l < out.size(); ++l)
+      for (std::int64_t i = 0; i < kCount; ++i) {
+        double expected = 0;
+        for (int d = 0; d < devices; ++d) expected += mr::testing::job_value(d, 0, i + call);
+        if (out[l][static_cast<std::size_t>(i)] != static_cast<float>(expected))
+          return "call " + std::to_string(call) + ": local device " + std::to_string(l) + " element " + std::to_string(i) +
+                 " = " + std::to_string(out[l][static_cast<std::size_t>(i)]) + ", expected " + std::to_string(expected);
+      }
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  mr::prepare_mpi_environment();
   MPI_Init(&argc, &argv);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -171,6 +214,7 @@ int main(int argc, char** argv) {
     if (args.suite == "all") problem = run_all(args, bootstrap, covered);
     else if (args.suite == "mismatch") problem = run_mismatch(args, bootstrap);
     else if (args.suite == "timeout") problem = run_timeout(args, bootstrap);
+    else if (args.suite == "repeat") problem = run_repeat(args, bootstrap);
     else problem = "unknown suite " + args.suite;
   } catch (const std::exception& error) {
     problem = std::string("exception: ") + error.what();

@@ -76,6 +76,7 @@ class Job {
   Job() {
 #ifdef MESHREDUCE_HAVE_MPI
     if (launched_by_mpirun()) {
+      prepare_mpi_environment();
       MPI_Init(nullptr, nullptr);
       mpi_ = true;
       bootstrap = std::make_shared<MpiBootstrap>();

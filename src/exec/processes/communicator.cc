@@ -221,7 +221,9 @@ struct ProcessCommunicator::Impl {
       throw InvalidArgument("layout mismatch before the first call of a layout: " + *mismatch);
 
     CachedPlan cached;
-    cached.plan = detail::plan_for_processes(layout, op, map.first_device.back(), groups, options);
+    std::vector<int> machine_of_device;
+    for (const int process : map.process_of) machine_of_device.push_back(machine_of[static_cast<std::size_t>(process)]);
+    cached.plan = detail::plan_for_processes(layout, op, map.first_device.back(), groups, options, machine_of_device);
     cached.split = detail::split_by_machine(cached.plan.schedule, map, machine_of);
     cached.program = detail::lower_schedule(cached.split.schedule, cached.plan.buckets, options.piece_elements,
                                             options.stream_min_bytes);

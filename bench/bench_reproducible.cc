@@ -2,15 +2,17 @@
 // against the default direct step's kernel (src/exec/threads/kernels.cc), one thread: both read
 // K = 8 sources and write 8 destinations per element, as the direct algorithm's single step does.
 //
-// Names: <dtype>/<bytes per buffer>/<out|in>/<default|reproducible>. Sizes: 32 KiB per buffer
+// Names: <dtype>/<bytes per buffer>/<out|in>/<default|reproducible|reproducible-wide>. Sizes: 32 KiB per buffer
 // (all 16 buffers stay in L2) and 256 KiB (one piece of 65536 f32 elements, what a 1 MiB call
 // hands each thread at a time; the 16 buffers leave L2). In place the destinations are the
 // sources and the op is average (so repeated calls keep the values' magnitudes); out of place
 // it is sum. bytes_per_second counts 16 x bytes per buffer per call.
 //
 // The inputs are gradient-like: per buffer and element a different value, magnitudes spread over
-// about 2^-12 .. 2^4, some exact zeros. The reproducible kernel's cost does not depend on the
-// values except for elements whose largest input is below about 2^-78, which take its f64 lanes.
+// about 2^-12 .. 2^4, some exact zeros: within an element the K inputs span fewer than B - 24
+// binades, so the kernel takes its plain path. `reproducible-wide` spreads the magnitudes over
+// 2^-40 .. 2^4 instead: almost every tile has an element to quantize (its f32 lanes), the
+// kernel's worst case short of tiny values (largest input below about 2^-78: its f64 lanes).
 //
 //   build/bench/meshreduce_bench_reproducible --benchmark_filter='f32/256KiB'
 //       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -41,10 +43,10 @@ struct Buffers {
 };
 
 // Source d holds different values per element and device; the same seed for every benchmark.
-void fill(DType dtype, void* data, std::int64_t count, int device) {
+void fill(DType dtype, void* data, std::int64_t count, int device, bool wide) {
   std::mt19937 rng(static_cast<std::uint32_t>(1234 + device));
   std::normal_distribution<double> mantissa(0.0, 1.0);
-  std::uniform_int_distribution<int> exponent(-12, 3);
+  std::uniform_int_distribution<int> exponent(wide ? -40 : -12, 3);
   for (std::int64_t i = 0; i < count; ++i) {
     const double v = i % 97 == 0 ? 0.0 : std::ldexp(mantissa(rng), exponent(rng));
     const auto at = static_cast<std::size_t>(i);
@@ -57,22 +59,25 @@ void fill(DType dtype, void* data, std::int64_t count, int device) {
   }
 }
 
-Buffers make_buffers(DType dtype, std::size_t bytes, bool in_place) {
+Buffers make_buffers(DType dtype, std::size_t bytes, bool in_place, bool wide) {
   Buffers b;
   const std::int64_t count = static_cast<std::int64_t>(bytes / dtype_size(dtype));
   for (int k = 0; k < (in_place ? 1 : 2) * kDevices; ++k) {
     b.memory.push_back(std::make_unique_for_overwrite<std::byte[]>(bytes + 64));
     auto address = reinterpret_cast<std::uintptr_t>(b.memory.back().get());
     void* aligned = reinterpret_cast<std::byte*>((address + 63) / 64 * 64);
-    fill(dtype, aligned, count, k % kDevices);
+    fill(dtype, aligned, count, k % kDevices, wide);
     if (k < kDevices) b.srcs.push_back(aligned);
     if (in_place || k >= kDevices) b.dsts.push_back(aligned);
   }
   return b;
 }
 
-void run_benchmark(benchmark::State& state, DType dtype, std::size_t bytes, bool in_place, bool reproducible) {
-  Buffers b = make_buffers(dtype, bytes, in_place);
+enum class Mode { plain, reproducible, reproducible_wide };
+
+void run_benchmark(benchmark::State& state, DType dtype, std::size_t bytes, bool in_place, Mode mode) {
+  Buffers b = make_buffers(dtype, bytes, in_place, mode == Mode::reproducible_wide);
+  const bool reproducible = mode != Mode::plain;
   const std::int64_t count = static_cast<std::int64_t>(bytes / dtype_size(dtype));
   KernelArgs plain;
   plain.kind = StepKind::reduce;
@@ -97,11 +102,12 @@ void register_all() {
   for (DType dtype : {DType::f32, DType::bf16, DType::f16, DType::f64})
     for (std::size_t bytes : {std::size_t{32} << 10, std::size_t{256} << 10})
       for (bool in_place : {false, true})
-        for (bool reproducible : {false, true}) {
+        for (Mode mode : {Mode::plain, Mode::reproducible, Mode::reproducible_wide}) {
+          const char* mode_name = mode == Mode::plain ? "default" : mode == Mode::reproducible ? "reproducible" : "reproducible-wide";
           const std::string name = std::string(dtype_name(dtype)) + "/" + std::to_string(bytes >> 10) + "KiB/" +
-                                   (in_place ? "in" : "out") + "/" + (reproducible ? "reproducible" : "default");
+                                   (in_place ? "in" : "out") + "/" + mode_name;
           benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
-            run_benchmark(state, dtype, bytes, in_place, reproducible);
+            run_benchmark(state, dtype, bytes, in_place, mode);
           });
         }
 }

@@ -4,8 +4,8 @@
 // K writes per element); the extra work is arithmetic in registers.
 //
 // Per tile of elements (two full f32 vectors) one pass over the K sources finds, per element,
-// the largest magnitude and the smallest nonzero one, and adds the inputs as they are in f64
-// lanes. When every input of every element in the tile is a multiple of its quantum 2^-s (the
+// the largest magnitude and the smallest nonzero one, and (while the previous tile took the
+// plain path) adds the inputs as they are in f64 lanes. When every input of every element in the tile is a multiple of its quantum 2^-s (the
 // exponents of the largest and the smallest nonzero input at most B - 24 apart), quantization
 // changes nothing and that plain sum, exact in f64, is arithmetic.h's exact sum: the tile is
 // rounded and stored. Otherwise the tile reads its sources again (from L1) and quantizes: in f32
@@ -250,6 +250,9 @@ std::int64_t FusedTiles(const FusedArgs& args, std::int64_t begin, bool stream) 
   constexpr std::size_t kPrefetchBytes = 1024;
   const bool prefetch = k_count >= 3;
   const auto tile_bytes = static_cast<std::size_t>(tile) * sizeof(T);
+  // Whether the previous tile took the plain path: neighbouring tiles of real data mostly agree,
+  // and guessing right saves a pass (plain) or the speculative sums (quantizing).
+  bool plain_likely = true;
   std::int64_t i = begin;
   for (; i + tile <= args.count; i += tile) {
     if (prefetch)
@@ -257,33 +260,63 @@ std::int64_t FusedTiles(const FusedArgs& args, std::int64_t begin, bool stream) 
         const auto* ahead = reinterpret_cast<const unsigned char*>(srcs[k] + i) + kPrefetchBytes;
         for (std::size_t b = 0; b < tile_bytes; b += 64) hwy::Prefetch(ahead + b);
       }
-    // One pass: per element the largest magnitude, the smallest nonzero magnitude less one (a
-    // zero wraps to the largest u32), and the plain sum of the inputs in f64 lanes.
+    // Per element the largest magnitude and the smallest nonzero magnitude less one (a zero
+    // wraps to the largest u32); while tiles take the plain path, in the same pass the plain
+    // sums of the inputs in f64 lanes (speculatively: a tile that then quantizes has wasted them).
     auto m0 = magnitude(srcs[0] + i);
     auto m1 = magnitude(srcs[0] + i + nf);
     auto n0 = hn::Sub(m0, one);
     auto n1 = hn::Sub(m1, one);
-    auto a0 = widened(srcs[0] + i);
-    auto a1 = widened(srcs[0] + i + nd);
-    auto a2 = widened(srcs[0] + i + 2 * nd);
-    auto a3 = widened(srcs[0] + i + 3 * nd);
-    for (std::size_t k = 1; k < k_count; ++k) {
-      const auto x0 = magnitude(srcs[k] + i);
-      const auto x1 = magnitude(srcs[k] + i + nf);
-      m0 = hn::Max(m0, x0);
-      m1 = hn::Max(m1, x1);
-      n0 = hn::Min(n0, hn::Sub(x0, one));
-      n1 = hn::Min(n1, hn::Sub(x1, one));
-      a0 = hn::Add(a0, widened(srcs[k] + i));
-      a1 = hn::Add(a1, widened(srcs[k] + i + nd));
-      a2 = hn::Add(a2, widened(srcs[k] + i + 2 * nd));
-      a3 = hn::Add(a3, widened(srcs[k] + i + 3 * nd));
+    auto a0 = hn::Zero(dd);
+    auto a1 = a0;
+    auto a2 = a0;
+    auto a3 = a0;
+    if (plain_likely) {
+      a0 = widened(srcs[0] + i);
+      a1 = widened(srcs[0] + i + nd);
+      a2 = widened(srcs[0] + i + 2 * nd);
+      a3 = widened(srcs[0] + i + 3 * nd);
+      for (std::size_t k = 1; k < k_count; ++k) {
+        const auto x0 = magnitude(srcs[k] + i);
+        const auto x1 = magnitude(srcs[k] + i + nf);
+        m0 = hn::Max(m0, x0);
+        m1 = hn::Max(m1, x1);
+        n0 = hn::Min(n0, hn::Sub(x0, one));
+        n1 = hn::Min(n1, hn::Sub(x1, one));
+        a0 = hn::Add(a0, widened(srcs[k] + i));
+        a1 = hn::Add(a1, widened(srcs[k] + i + nd));
+        a2 = hn::Add(a2, widened(srcs[k] + i + 2 * nd));
+        a3 = hn::Add(a3, widened(srcs[k] + i + 3 * nd));
+      }
+    } else {
+      for (std::size_t k = 1; k < k_count; ++k) {
+        const auto x0 = magnitude(srcs[k] + i);
+        const auto x1 = magnitude(srcs[k] + i + nf);
+        m0 = hn::Max(m0, x0);
+        m1 = hn::Max(m1, x1);
+        n0 = hn::Min(n0, hn::Sub(x0, one));
+        n1 = hn::Min(n1, hn::Sub(x1, one));
+      }
     }
     // Every input a multiple of the quantum 2^-s (exponent fields of the largest and the smallest
     // nonzero magnitude at most bits - 24 apart): the plain sum is the exact sum.
     const auto spread0 = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(m0)), hn::BitCast(di, hn::ShiftRight<23>(hn::Add(n0, one))));
     const auto spread1 = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(m1)), hn::BitCast(di, hn::ShiftRight<23>(hn::Add(n1, one))));
-    if (HWY_LIKELY(hn::AllTrue(di, hn::Lt(hn::Max(spread0, spread1), exact_spread_limit)))) {
+    const bool plain = hn::AllTrue(di, hn::Lt(hn::Max(spread0, spread1), exact_spread_limit));
+    if (plain && !plain_likely) {  // the sums, reading the tile again (from L1)
+      a0 = widened(srcs[0] + i);
+      a1 = widened(srcs[0] + i + nd);
+      a2 = widened(srcs[0] + i + 2 * nd);
+      a3 = widened(srcs[0] + i + 3 * nd);
+      for (std::size_t k = 1; k < k_count; ++k) {
+        a0 = hn::Add(a0, widened(srcs[k] + i));
+        a1 = hn::Add(a1, widened(srcs[k] + i + nd));
+        a2 = hn::Add(a2, widened(srcs[k] + i + 2 * nd));
+        a3 = hn::Add(a3, widened(srcs[k] + i + 3 * nd));
+      }
+    }
+    plain_likely = plain;
+    if (plain) {
       StoreToAll(joined(finish_half(a0), finish_half(a1)), joined(finish_half(a2), finish_half(a3)), dsts, outs, i, nf,
                  stream);
       continue;

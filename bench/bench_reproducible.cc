@@ -103,7 +103,9 @@ void register_all() {
     for (std::size_t bytes : {std::size_t{32} << 10, std::size_t{256} << 10})
       for (bool in_place : {false, true})
         for (Mode mode : {Mode::plain, Mode::reproducible, Mode::reproducible_wide}) {
-          const char* mode_name = mode == Mode::plain ? "default" : mode == Mode::reproducible ? "reproducible" : "reproducible-wide";
+          const char* mode_name = mode == Mode::plain          ? "default"
+                                  : mode == Mode::reproducible ? "reproducible"
+                                                               : "reproducible-wide";
           const std::string name = std::string(dtype_name(dtype)) + "/" + std::to_string(bytes >> 10) + "KiB/" +
                                    (in_place ? "in" : "out") + "/" + mode_name;
           benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {

@@ -144,7 +144,8 @@ void expect_same_as_elementwise(const Case& c) {
   for (std::size_t k = 0; k < want.size(); ++k)
     for (std::size_t byte = 0; byte < want[k].size(); byte += width)
       if (std::memcmp(want[k].data() + byte, got[k].data() + byte, width) != 0) {
-        ADD_FAILURE() << name_of(c) << ": device " << k << " element " << static_cast<std::int64_t>(byte / width) - c.offset
+        ADD_FAILURE() << name_of(c) << ": device " << k << " element "
+                      << static_cast<std::int64_t>(byte / width) - c.offset
                       << " differs from the element-wise result";
         return;
       }
@@ -159,7 +160,7 @@ class ReproducibleKernelTarget : public ::testing::TestWithParam<std::string> {
 TEST_P(ReproducibleKernelTarget, EveryPathMatchesTheElementwiseArithmetic) {
   for (DType dtype : {DType::f32, DType::bf16, DType::f16, DType::f64})
     for (int devices : {1, 2, 3, 8, 16})
-      for (std::int64_t count : {std::int64_t{0}, std::int64_t{1}, std::int64_t{31}, std::int64_t{67}, std::int64_t{1000}})
+      for (std::int64_t count : {0, 1, 31, 67, 1000})
         for (std::int64_t offset : {0, 1})
           expect_same_as_elementwise({dtype, devices, count, offset, devices == 3, false, false});
 }
@@ -168,7 +169,8 @@ TEST_P(ReproducibleKernelTarget, EveryPathMatchesTheElementwiseArithmetic) {
 // end of the f32 lanes; the largest input on both sides of that end).
 TEST_P(ReproducibleKernelTarget, TiesAtTheQuantumAndTheEndOfTheF32LanesMatch) {
   for (DType dtype : {DType::f32, DType::bf16})
-    for (int devices : {3, 8, 16}) expect_same_as_elementwise({dtype, devices, 2 * 24 * kRun * kRegimes, 0, false, false, false});
+    for (int devices : {3, 8, 16})
+      expect_same_as_elementwise({dtype, devices, 2 * 24 * kRun * kRegimes, 0, false, false, false});
 }
 
 TEST_P(ReproducibleKernelTarget, InPlaceAverageAndStreamedStoresMatchToo) {
@@ -176,7 +178,8 @@ TEST_P(ReproducibleKernelTarget, InPlaceAverageAndStreamedStoresMatchToo) {
     for (bool in_place : {false, true})
       for (bool average : {false, true})
         for (bool stream : {false, true})
-          for (std::int64_t offset : {0, 3}) expect_same_as_elementwise({dtype, 8, 777, offset, average, in_place, stream});
+          for (std::int64_t offset : {0, 3})
+            expect_same_as_elementwise({dtype, 8, 777, offset, average, in_place, stream});
 }
 
 std::vector<std::string> targets() {

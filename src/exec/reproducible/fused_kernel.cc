@@ -5,11 +5,12 @@
 //
 // Per tile of elements (two full f32 vectors) one pass over the K sources finds, per element,
 // the largest magnitude and the smallest nonzero one, and (while the previous tile took the
-// plain path) adds the inputs as they are in f64 lanes. When every input of every element in the tile is a multiple of its quantum 2^-s (the
-// exponents of the largest and the smallest nonzero input at most B - 24 apart), quantization
-// changes nothing and that plain sum, exact in f64, is arithmetic.h's exact sum: the tile is
-// rounded and stored. Otherwise the tile reads its sources again (from L1) and quantizes: in f32
-// lanes, or in f64 lanes when an element's largest input is too small for 2^s to be an f32.
+// plain path) adds the inputs as they are in f64 lanes. When every input of every element in
+// the tile is a multiple of its quantum 2^-s (the exponents of the largest and the smallest
+// nonzero input at most B - 24 apart), quantization changes nothing and that plain sum, exact
+// in f64, is arithmetic.h's exact sum: the tile is rounded and stored. Otherwise the tile reads
+// its sources again (from L1) and quantizes: in f32 lanes, or in f64 lanes when an element's
+// largest input is too small for 2^s to be an f32.
 // Per source and element the plain path costs a widening and an add on top of the default's
 // work; the quantizing paths a multiply and a round more, and the pass that decided.
 //
@@ -300,8 +301,12 @@ std::int64_t FusedTiles(const FusedArgs& args, std::int64_t begin, bool stream) 
     }
     // Every input a multiple of the quantum 2^-s (exponent fields of the largest and the smallest
     // nonzero magnitude at most bits - 24 apart): the plain sum is the exact sum.
-    const auto spread0 = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(m0)), hn::BitCast(di, hn::ShiftRight<23>(hn::Add(n0, one))));
-    const auto spread1 = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(m1)), hn::BitCast(di, hn::ShiftRight<23>(hn::Add(n1, one))));
+    const auto spread = [&](auto largest, auto smallest_less_one) {
+      return hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(largest)),
+                     hn::BitCast(di, hn::ShiftRight<23>(hn::Add(smallest_less_one, one))));
+    };
+    const auto spread0 = spread(m0, n0);
+    const auto spread1 = spread(m1, n1);
     const bool plain = hn::AllTrue(di, hn::Lt(hn::Max(spread0, spread1), exact_spread_limit));
     if (plain && !plain_likely) {  // the sums, reading the tile again (from L1)
       a0 = widened(srcs[0] + i);

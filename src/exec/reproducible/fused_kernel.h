@@ -21,8 +21,12 @@ struct FusedArgs {
 
 // Writes to every destination, per element, the reproducible sum (or average) of the sources:
 // the agreed exponent, quantization, exact sum and single rounding of arithmetic.h, computed in
-// registers in one pass (SIMD for f32 and bf16; f64 and f16 element by element). Every element
-// is read from all sources before it is stored. Allocates nothing.
+// registers, one tile of elements at a time (SIMD for f32 and bf16; f64 and f16 element by
+// element). Every element is read from all sources before it is stored. Allocates nothing.
 void run_fused(const FusedArgs& args);
+
+// For tests: the same results computed element by element with arithmetic.h alone, the
+// reference the SIMD paths must match bit for bit.
+void run_fused_elementwise(const FusedArgs& args);
 
 }  // namespace meshreduce::detail::repro

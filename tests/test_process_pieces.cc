@@ -3,7 +3,9 @@
 // the store bootstrap.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <set>
 #include <thread>
 
@@ -12,6 +14,7 @@
 #include "exec/processes/process_program.h"
 #include "exec/processes/shared_arena.h"
 #include "exec/processes/shm_segment.h"
+#include "exec/processes/wait.h"
 #include "meshreduce/bootstrap.h"
 #include "plan/program.h"
 #include "process_fork.h"
@@ -216,6 +219,34 @@ TEST(ShmSegment, PeersSeeTheOwnersBytesAndTheNameIsGoneAfterUnlink) {
   expect_contains(thrown_message<Error>([&] { detail::ShmSegment::open(owner.name(), 4096); }), {"cannot open peer segment"});
   peer.data()[7] = std::byte{9};
   EXPECT_EQ(owner.data()[7], std::byte{9});  // still shared while mapped
+}
+
+// On a loaded machine one round of a wait (a yield) may keep the core away for milliseconds: the
+// deadline must be noticed in the first round past it, not hundreds of rounds later (it was read
+// every 256 rounds, and 300 ms waits lasted over 1.5 s under load). Each round here sleeps at
+// least 1 ms, so the 5 ms have passed by the first yielding round, however loaded the machine.
+TEST(ProcessWait, NoticesItsDeadlineInTheFirstYieldingRoundPastIt) {
+  alignas(8) std::uint64_t flag = 0;
+  alignas(8) std::uint64_t failed = 0;
+  int rounds = 0;
+  const auto slow_round = [&] {
+    ++rounds;
+    std::this_thread::sleep_for(1ms);
+  };
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 5ms, slow_round),
+            detail::WaitResult::timed_out);
+  EXPECT_EQ(rounds, detail::kPauseRounds + 1);
+  // A flag set meanwhile (here by the poll itself, as a transport's progress does) or a failed
+  // peer ends the wait at once.
+  rounds = 0;
+  const auto set_in_round_3 = [&] { std::atomic_ref(flag).store(++rounds >= 3 ? 1u : 0u); };
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 60s, set_in_round_3),
+            detail::WaitResult::reached);
+  EXPECT_EQ(rounds, 3);
+  flag = 0;
+  const auto peer_fails = [&] { std::atomic_ref(failed).store(1u); };
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 60s, peer_fails),
+            detail::WaitResult::failed);
 }
 
 TEST(FileStore, SetsGetsAndTimesOutNamingTheKey) {

@@ -118,14 +118,23 @@ TEST(FaultInjection, APieceThatRaisesFailsTheCallNamingItsStepEveryTime) {
   }
 }
 
+// The report names the pieces in progress when the deadline passed. A stalled piece entered
+// before the deadline is in progress until the call is cancelled, so it must be named; on a
+// loaded machine the 40 ms may pass before any worker reaches the target step (4 workers share
+// the cores with other tests), and then only the timeout itself is guaranteed. Such runs are
+// counted, not failed; a report that never names the stalled step still fails below.
 TEST(FaultInjection, AStalledPieceFailsTheCallWithinTheTimeoutNamingItEveryTime) {
   constexpr auto kTimeout = std::chrono::milliseconds(40);
   Communicator communicator(faulty_options(kTimeout));
+  int reached_in_time = 0;
   for (int run = 0; run < kRuns; ++run) {
     const int target = run % 6;
+    auto reached = std::make_shared<std::atomic<bool>>(false);
     auto hooks = std::make_shared<detail::ExecutionHooks>();
-    hooks->before_piece = [target](const detail::PieceEvent& event) {
-      if (event.step == target) stall(event);
+    hooks->before_piece = [target, reached](const detail::PieceEvent& event) {
+      if (event.step != target) return;
+      if (Clock::now() < event.deadline) reached->store(true);
+      stall(event);
     };
     detail::CommunicatorTesting::set_hooks(communicator, hooks);
     DeviceBuffers buffers = filled();
@@ -133,27 +142,41 @@ TEST(FaultInjection, AStalledPieceFailsTheCallWithinTheTimeoutNamingItEveryTime)
     const std::string message =
         thrown_message<TimeoutError>([&] { communicator.allreduce(buffers.input_views(), buffers.output_views()); });
     const auto took = Clock::now() - start;
-    expect_contains(message, {"did not finish within its timeout of 0.04", "not finished: step " + std::to_string(target) + " (",
-                              "into device "});
+    expect_contains(message, {"did not finish within its timeout of 0.04", " steps done"});
+    if (reached->load()) {
+      ++reached_in_time;
+      expect_contains(message, {"not finished: step " + std::to_string(target) + " (", "into device "});
+    }
     EXPECT_GE(took, kTimeout);
     EXPECT_LT(took, std::chrono::seconds(5)) << "the stall was not noticed near the timeout";
     clean_call(communicator);
   }
+  EXPECT_GT(reached_in_time, 0) << "no run reached its stalled step within the timeout";
 }
 
+// The calling thread runs every piece, so only the piece that stalls past the deadline reports
+// it; if the machine's load made the deadline pass in an earlier step, that step is reported
+// instead. Calls are repeated until one reached step 2 in time (on an idle machine, the first).
 TEST(FaultInjection, AStallOnTheCallingThreadReportsItself) {
   CommunicatorOptions options = faulty_options(std::chrono::milliseconds(30));
   options.inline_bytes = std::int64_t{1} << 40;  // the whole call on the calling thread
   Communicator communicator(options);
+  auto reached = std::make_shared<std::atomic<bool>>(false);
   auto hooks = std::make_shared<detail::ExecutionHooks>();
-  hooks->before_piece = [](const detail::PieceEvent& event) {
-    if (event.step == 2) stall(event);
+  hooks->before_piece = [reached](const detail::PieceEvent& event) {
+    if (event.step != 2) return;
+    if (Clock::now() < event.deadline) reached->store(true);
+    stall(event);
   };
   detail::CommunicatorTesting::set_hooks(communicator, hooks);
-  DeviceBuffers buffers = filled();
-  expect_contains(
-      thrown_message<TimeoutError>([&] { communicator.allreduce(buffers.input_views(), buffers.output_views()); }),
-      {"not finished: step 2 (", "on the calling thread"});
+  for (int attempt = 0; attempt < 50 && !reached->load(); ++attempt) {
+    DeviceBuffers buffers = filled();
+    const std::string message =
+        thrown_message<TimeoutError>([&] { communicator.allreduce(buffers.input_views(), buffers.output_views()); });
+    expect_contains(message, {"did not finish within its timeout of 0.03", "on the calling thread"});
+    if (reached->load()) expect_contains(message, {"not finished: step 2 ("});
+  }
+  EXPECT_TRUE(reached->load()) << "50 calls, none reached step 2 within its 30 ms";
   clean_call(communicator);
 }
 

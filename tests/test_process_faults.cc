@@ -1,7 +1,7 @@
 // Fault injection into the process executor (issue 10, item 5): one process of a job dies
-// (_exit, SIGKILL), stalls or raises with part of a call done. Every other process must end the
-// call with PeerError or TimeoutError naming the failed rank and the call, within the timeout
-// (plus scheduling slack), destroy its communicator cleanly (its child exits normally after the
+// (_exit, SIGKILL), stalls (until every other has its error) or raises with part of a call done.
+// Every other process must end the call with PeerError or TimeoutError naming the failed rank and
+// the call, within the timeout (plus scheduling slack), destroy its communicator cleanly (its child exits normally after the
 // destructor ran), and leave no shared segment in /dev/shm and nothing but the bootstrap's keys
 // in the store directory.
 //
@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -62,6 +63,27 @@ ProcessCommunicatorOptions fault_options() {
   return options;
 }
 
+// The communicator's setup exchanges wait as long as its calls (the short timeout under test):
+// the forked processes first meet with a generous deadline, since on a loaded machine one may
+// start long after another.
+void meet(Bootstrap& bootstrap) { bootstrap.barrier(60s); }
+
+// A stalled process gets its core back once the processes it holds up have their errors (each
+// marks a file in `directory`), or after 30 s: the stall outlasts their timeouts however long a
+// loaded machine keeps them from a core, so no result depends on which process the scheduler runs.
+void mark_done(const std::filesystem::path& directory, int rank) {
+  std::ofstream(directory / ("done-" + std::to_string(rank))) << rank << "\n";
+}
+
+void stall_until_done(const std::filesystem::path& directory, const std::vector<int>& ranks) {
+  const auto all_done = [&] {
+    return std::all_of(ranks.begin(), ranks.end(),
+                       [&](int r) { return std::filesystem::exists(directory / ("done-" + std::to_string(r))); });
+  };
+  const auto limit = Clock::now() + 30s;
+  while (!all_done() && Clock::now() < limit) std::this_thread::sleep_for(1ms);
+}
+
 int runs_from_environment() {
   const char* text = std::getenv("MESHREDUCE_FAULT_RUNS");
   if (text == nullptr) return 4;
@@ -72,18 +94,23 @@ int runs_from_environment() {
 
 // Call 1 is clean and checked bit for bit; in call 2 the victim meets its fault before its
 // step number `target` (modulo its steps). Survivors report "<error type>|<ms>|<message>".
-std::string faulty_job(int rank, const std::shared_ptr<Bootstrap>& bootstrap, int victim, Fault fault, int target) {
+std::string faulty_job(int rank, const std::shared_ptr<Bootstrap>& bootstrap, int victim, Fault fault, int target,
+                       const std::filesystem::path& marks) {
+  meet(*bootstrap);
   ProcessCommunicator comm(bootstrap, fault_options());
   const ProcessJob job{DType::f32, ReduceOp::sum, false, false, {1000, 3, 70000}};
   if (auto problem = run_process_job(comm, job); !problem.empty()) return "clean call: " + problem;
   if (rank == victim) {
     auto hooks = std::make_shared<detail::ProcessExecutionHooks>();
-    hooks->before_step = [fault, target](const detail::ProcessStepEvent& event) {
+    std::vector<int> survivors;
+    for (int r = 0; r < kProcesses; ++r)
+      if (r != victim) survivors.push_back(r);
+    hooks->before_step = [fault, target, &marks, survivors](const detail::ProcessStepEvent& event) {
       if (event.call != 2 || event.index != target % event.steps) return;
       switch (fault) {
         case Fault::exit: ::_exit(7);
         case Fault::kill: ::raise(SIGKILL); break;
-        case Fault::stall: std::this_thread::sleep_for(kTimeout * 3); break;
+        case Fault::stall: stall_until_done(marks, survivors); break;
         case Fault::raise: throw std::runtime_error("injected fault before step " + std::to_string(event.step));
       }
     };
@@ -93,16 +120,19 @@ std::string faulty_job(int rank, const std::shared_ptr<Bootstrap>& bootstrap, in
   const auto waited = [&] {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
   };
+  std::string outcome;
   try {
     auto problem = run_process_job(comm, job);
-    return problem.empty() ? "no error" : "wrong result: " + problem;
+    outcome = problem.empty() ? "no error" : "wrong result: " + problem;
   } catch (const PeerError& error) {
-    return "PeerError|" + waited() + "|" + error.what();
+    outcome = "PeerError|" + waited() + "|" + error.what();
   } catch (const TimeoutError& error) {
-    return "TimeoutError|" + waited() + "|" + error.what();
+    outcome = "TimeoutError|" + waited() + "|" + error.what();
   } catch (const std::exception& error) {
-    return "other|" + waited() + "|" + error.what();
+    outcome = "other|" + waited() + "|" + error.what();
   }
+  if (rank != victim) mark_done(marks, rank);
+  return outcome;
 }
 
 std::vector<std::string> split(const std::string& text, char by, int parts) {
@@ -150,9 +180,12 @@ std::string leftovers(const std::vector<ChildResult>& results, const std::filesy
 std::string one_run(int victim, Fault fault, int target, std::map<std::string, int>& survivor_errors,
                     std::chrono::milliseconds& longest) {
   const auto store = fresh_store_directory();
+  const auto marks = fresh_store_directory();  // not the store: only bootstrap keys may be left there
   const auto results = run_forked_in(
       store, kProcesses,
-      [&](int rank, std::shared_ptr<Bootstrap> bootstrap) { return faulty_job(rank, bootstrap, victim, fault, target); },
+      [&](int rank, std::shared_ptr<Bootstrap> bootstrap) {
+        return faulty_job(rank, bootstrap, victim, fault, target, marks);
+      },
       std::chrono::seconds(60));
   std::string problem;
   const std::string victim_name = "rank " + std::to_string(victim);
@@ -188,6 +221,7 @@ std::string one_run(int victim, Fault fault, int target, std::map<std::string, i
   }
   std::error_code ignored;
   std::filesystem::remove_all(store, ignored);
+  std::filesystem::remove_all(marks, ignored);
   return problem.empty() ? "ok" : std::string(fault_name(fault)) + " of " + victim_name + " before its step " +
                                       std::to_string(target) + ": " + problem;
 }
@@ -219,57 +253,78 @@ TEST(ProcessFaults, AStallingOrRaisingProcessMakesEveryOtherFailNamingIt) {
   expect_every_run_clean({Fault::stall, Fault::raise}, runs_from_environment());
 }
 
+// The two stall reports below: rank 1 stalls until rank 0 has its report. The timeout is long
+// enough that the clean part of the job (its first call, the steps before the stall) does not
+// time out when a process waits a while for a core.
+constexpr auto kStallTimeout = 2000ms;
+
 // As Horovod's stall check: which rank, which of its tensors it has not submitted, how far it
 // got, and for how long nothing moved.
 TEST(ProcessFaults, AStallBeforeSubmittingIsReportedWithTheTensorsAndHowLong) {
-  const auto results = run_forked(2, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+  const auto directory = fresh_store_directory();
+  const auto results = run_forked_in(directory, 2, [&](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
     auto options = fault_options();
-    options.timeout = 300ms;
+    options.timeout = kStallTimeout;
+    meet(*bootstrap);
     ProcessCommunicator comm(bootstrap, options);
     const ProcessJob job{DType::f32, ReduceOp::sum, false, false, {1000, 3, 70000}};
+    const auto start = Clock::now();
     if (auto problem = run_process_job(comm, job); !problem.empty()) return "clean call: " + problem;
-    if (rank == 1) std::this_thread::sleep_for(1500ms);  // its peer gives up on it meanwhile
+    if (rank == 1) stall_until_done(directory, {0});  // its peer gives up on it meanwhile
     try {
       run_process_job(comm, job);
     } catch (const Error& error) {
-      return error.what();
+      const auto since_start = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+      if (rank == 0) mark_done(directory, 0);
+      return std::string(error.what()) + "|" + std::to_string(since_start);
     }
     return "no error";
   });
-  const std::string& report = results[0].text;
-  expect_contains(report, {"rank 0 waited 300 ms for rank 1 to start call 2 (stage its tensors): rank 1 has not "
+  std::error_code ignored;
+  std::filesystem::remove_all(directory, ignored);
+  const std::size_t bar = results[0].text.rfind('|');
+  ASSERT_NE(bar, std::string::npos) << results[0].text;
+  const std::string report = results[0].text.substr(0, bar);
+  const long long running_ms = std::stoll(results[0].text.substr(bar + 1));
+  expect_contains(report, {"rank 0 waited 2000 ms for rank 1 to start call 2 (stage its tensors): rank 1 has not "
                            "submitted tensors 0-2 of call 2 (it did ",
                            " steps of call 1); no progress for "});
-  // The idle time is real: at least the timeout, well under the stall.
+  // The idle time is real: at least the timeout, and no longer than rank 0 has been running
+  // calls (rank 1's last progress came after rank 0 started call 1, which feeds it).
   const std::string marker = "no progress for ";
   const std::size_t at = report.find(marker);
   ASSERT_NE(at, std::string::npos) << report;
   const long long idle_ms = std::stoll(report.substr(at + marker.size()));
-  EXPECT_GE(idle_ms, 300) << report;
-  EXPECT_LT(idle_ms, 1500) << report;
-  expect_contains(results[1].text, {"rank 0 failed in call 2: rank 0 waited 300 ms for rank 1"});
+  EXPECT_GE(idle_ms, 2000) << report;
+  EXPECT_LE(idle_ms, running_ms) << report;
+  expect_contains(results[1].text, {"rank 0 failed in call 2: rank 0 waited 2000 ms for rank 1"});
 }
 
 TEST(ProcessFaults, AStallMidCallIsReportedWithTheStepsDone) {
-  const auto results = run_forked(2, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+  const auto directory = fresh_store_directory();
+  const auto results = run_forked_in(directory, 2, [&](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
     auto options = fault_options();
-    options.timeout = 300ms;
+    options.timeout = kStallTimeout;
+    meet(*bootstrap);
     ProcessCommunicator comm(bootstrap, options);
     if (rank == 1) {
       auto hooks = std::make_shared<detail::ProcessExecutionHooks>();
-      hooks->before_step = [](const detail::ProcessStepEvent& event) {
-        if (event.index == 2) std::this_thread::sleep_for(1500ms);
+      hooks->before_step = [&directory](const detail::ProcessStepEvent& event) {
+        if (event.index == 2) stall_until_done(directory, {0});
       };
       detail::ProcessCommunicatorTesting::set_hooks(comm, hooks);
     }
     try {
       run_process_job(comm, {DType::f32, ReduceOp::sum, false, false, {1000, 3, 70000}});
     } catch (const Error& error) {
+      if (rank == 0) mark_done(directory, 0);
       return error.what();
     }
     return "no error";
   });
-  expect_contains(results[0].text, {"rank 0 waited 300 ms for step ", " on rank 1 in call 1: rank 1 submitted its "
+  std::error_code ignored;
+  std::filesystem::remove_all(directory, ignored);
+  expect_contains(results[0].text, {"rank 0 waited 2000 ms for step ", " on rank 1 in call 1: rank 1 submitted its "
                                     "tensors of call 1 and did 2 of its ", " steps; no progress for "});
 }
 

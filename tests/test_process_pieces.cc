@@ -3,7 +3,9 @@
 // the store bootstrap.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <set>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include "exec/processes/process_program.h"
 #include "exec/processes/shared_arena.h"
 #include "exec/processes/shm_segment.h"
+#include "exec/processes/wait.h"
 #include "meshreduce/bootstrap.h"
 #include "plan/program.h"
 #include "process_fork.h"
@@ -246,6 +249,34 @@ TEST(ShmSegment, PeersSeeTheOwnersBytesAndTheNameIsGoneAfterUnlink) {
   EXPECT_EQ(owner.data()[7], std::byte{9});  // still shared while mapped
 }
 
+// On a loaded machine one round of a wait (a yield) may keep the core away for milliseconds: the
+// deadline must be noticed in the first round past it, not hundreds of rounds later (it was read
+// every 256 rounds, and 300 ms waits lasted over 1.5 s under load). Each round here sleeps at
+// least 1 ms, so the 5 ms have passed by the first yielding round, however loaded the machine.
+TEST(ProcessWait, NoticesItsDeadlineInTheFirstYieldingRoundPastIt) {
+  alignas(8) std::uint64_t flag = 0;
+  alignas(8) std::uint64_t failed = 0;
+  int rounds = 0;
+  const auto slow_round = [&] {
+    ++rounds;
+    std::this_thread::sleep_for(1ms);
+  };
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 5ms, slow_round),
+            detail::WaitResult::timed_out);
+  EXPECT_EQ(rounds, detail::kPauseRounds + 1);
+  // A flag set meanwhile (here by the poll itself, as a transport's progress does) or a failed
+  // peer ends the wait at once.
+  rounds = 0;
+  const auto set_in_round_3 = [&] { std::atomic_ref(flag).store(++rounds >= 3 ? 1u : 0u); };
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 60s, set_in_round_3),
+            detail::WaitResult::reached);
+  EXPECT_EQ(rounds, 3);
+  flag = 0;
+  const auto peer_fails = [&] { std::atomic_ref(failed).store(1u); };
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 60s, peer_fails),
+            detail::WaitResult::failed);
+}
+
 TEST(FileStore, SetsGetsAndTimesOutNamingTheKey) {
   FileStore store(fresh_store_directory());
   store.set("a/b", "value\n\0x");
@@ -262,7 +293,9 @@ TEST(TcpStore, SetsGetsWaitsAndTimesOutNamingTheKey) {
   TcpStore store("127.0.0.1", server.port(), 1s);
   TcpStore other("localhost", server.port(), 1s);
   store.set("a", std::string("value\n\0x", 8));
-  EXPECT_EQ(other.get("a", 100ms), std::string("value\n\0x", 8));
+  // The key is set: the answer comes as soon as the server's thread runs, which on a loaded
+  // machine may take longer than a short timeout.
+  EXPECT_EQ(other.get("a", 10s), std::string("value\n\0x", 8));
   expect_contains(thrown_message<TimeoutError>([&] { store.get("missing", 30ms); }), {"key 'missing' was not set within 30 ms"});
   // A get waits in the server until another client sets the key.
   std::thread setter([&] {
@@ -316,15 +349,20 @@ TEST(StoreBootstrap, GathersEveryRanksBlobInRankOrderAcrossProcesses) {
   for (const auto& result : results) EXPECT_EQ(result.text, expected);
 }
 
+// Every rank first meets the others (exchange 0, a generous timeout, as forked processes may
+// start far apart on a loaded machine); then rank 2 leaves, and ranks 0 and 1, who read each
+// other's keys before rank 2's, arrive at exchange 1 together, well within its timeout.
 TEST(StoreBootstrap, ARankThatNeverArrivesIsATimeoutNamingIt) {
   const auto results = run_forked(3, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    bootstrap->all_gather("x", 60s);
     if (rank == 2) return "absent";
-    bootstrap->all_gather("x", 100ms);
+    bootstrap->all_gather("y", 2000ms);
     return "no error";
   });
+  EXPECT_EQ(results[2].text, "absent");
   for (int r : {0, 1})
     expect_contains(results[static_cast<std::size_t>(r)].text,
-                    {"exception: bootstrap: rank " + std::to_string(r) + " waited 100 ms for rank 2 in exchange 0"});
+                    {"exception: bootstrap: rank " + std::to_string(r) + " waited 2000 ms for rank 2 in exchange 1"});
   auto store = std::make_shared<FileStore>(fresh_store_directory());
   expect_contains(thrown_message<InvalidArgument>([&] { StoreBootstrap(store, 3, 3); }), {"rank 3 is outside 0..2"});
 }

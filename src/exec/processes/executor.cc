@@ -163,13 +163,13 @@ void ProcessExecution::progress() {
 void ProcessExecution::finish_transfers() {
   if (messages_.empty()) return;
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  for (int round = 0;; ++round) {
+  for (int round = 0;; round = std::min(round + 1, kPauseRounds)) {  // no overflow in a long wait
     progress();
     std::size_t pending = messages_.size();
     for (std::size_t m = 0; m < messages_.size() && pending == messages_.size(); ++m)
       if (state_[m] != kDone && (m < sends_begin_ || state_[m] == kInFlight)) pending = m;
     if (pending == messages_.size()) return;
-    if (round % 256 == 255 && std::chrono::steady_clock::now() >= deadline) {
+    if (round >= kPauseRounds && std::chrono::steady_clock::now() >= deadline) {  // as wait_at_least
       const Message& message = messages_[pending];
       throw TimeoutError(pending < sends_begin_
                              ? "rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +

@@ -2,9 +2,11 @@
 // The first rounds pause the core (the other process is usually microseconds away); later
 // rounds yield it, since with more processes than cores (mpirun --oversubscribe) the awaited
 // process may need this very core. The clock is read only once the flag was not already set,
-// and then every kClockEvery rounds.
+// and then in every yielding round: a yield may give the core away for milliseconds on a loaded
+// machine, so reading it every 256 rounds let a 300 ms wait last seconds.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -24,15 +26,13 @@ enum class WaitResult : std::uint8_t { reached, failed, timed_out };
 template <typename Poll>
 WaitResult wait_at_least(std::atomic_ref<std::uint64_t> flag, std::uint64_t value, std::atomic_ref<std::uint64_t> failed,
                          std::chrono::milliseconds timeout, Poll&& poll) {
-  constexpr int kClockEvery = 256;
   if (flag.load(std::memory_order_acquire) >= value) return WaitResult::reached;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int round = 0;; ++round) {
+  for (int round = 0;; round = std::min(round + 1, kPauseRounds)) {  // no overflow in a long wait
     poll();
     if (flag.load(std::memory_order_acquire) >= value) return WaitResult::reached;
     if (failed.load(std::memory_order_acquire) != 0) return WaitResult::failed;
-    if (round % kClockEvery == kClockEvery - 1 && std::chrono::steady_clock::now() >= deadline)
-      return WaitResult::timed_out;
+    if (round >= kPauseRounds && std::chrono::steady_clock::now() >= deadline) return WaitResult::timed_out;
     spin_wait(round);
   }
 }

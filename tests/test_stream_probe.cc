@@ -56,7 +56,7 @@ TEST(StreamProbe, MeasuredKernelsSayWhatTheyTouch) {
     // Passes over 6 MiB are longer than rounds of 1 MiB: no fixed slices.
     EXPECT_EQ(kernel.sharing, ProbeSharing::claimed) << kernel.name;
   }
-  EXPECT_EQ(in_place, 1);
+  EXPECT_EQ(in_place, 2);
 }
 
 // Over buffers whose passes are shorter than a round, every kernel also runs on fixed slices.

@@ -480,12 +480,16 @@ bool streams_stores(const KernelArgs& args) {
 }
 
 void run_kernel(const KernelArgs& args) {
-  if (args.count <= 0 || args.dsts.empty()) return;
   if (args.stream && !streams_stores(args)) {
     KernelArgs cached = args;
     cached.stream = false;
-    return run_kernel(cached);
+    return run_kernel_as_given(cached);
   }
+  run_kernel_as_given(args);
+}
+
+void run_kernel_as_given(const KernelArgs& args) {
+  if (args.count <= 0 || args.dsts.empty()) return;
   if (args.kind == StepKind::copy) {
     // One memmove per destination, unless reading the source once for all of them saves memory
     // traffic: a source of up to kFusedCopyMinBytes stays in L2 from one memmove to the next,

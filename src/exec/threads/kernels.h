@@ -48,6 +48,10 @@ struct KernelArgs {
 // (`meshreduce bench`'s probe, K = 4, loaded machine: 62-65 GB/s non-temporal, 68 ordinary).
 bool streams_stores(const KernelArgs& args);
 
+// run_kernel with args.stream taken as given, in place too: for the streaming probe, which must
+// measure every way of storing that the hardware offers, not only the one run_kernel picks.
+void run_kernel_as_given(const KernelArgs& args);
+
 // Runs one piece. A destination may be exactly a source; every element is read from all sources
 // before it is stored, and sources are combined strictly left to right. All destinations are
 // written in the same pass over the sources. Allocates nothing, takes no lock.

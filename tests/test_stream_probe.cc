@@ -2,7 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
+#include "exec/threads/kernels.h"
+#include "meshreduce/algorithm.h"
+#include "meshreduce/bucketing.h"
+#include "plan/program.h"
 #include "stream_probe.h"
 
 namespace meshreduce::cli {
@@ -15,6 +20,9 @@ StreamProbe synthetic_probe() {
                    {"reduce 8->8 (cached stores)", 70, 60, 16, false},
                    {"reduce 8->1", 75, 70, 9, false},
                    {"reduce 8->8 in place", 95, 90, 8, true}};
+  // Fixed slices of small buffers count as any other kernel of their working set.
+  probe.kernels.push_back({"reduce 8->8 (cached stores), fixed slices", 72, 61, 16, false});
+  probe.kernels.back().sharing = ProbeSharing::fixed;
   return probe;
 }
 
@@ -28,7 +36,7 @@ TEST(StreamProbe, OverCachedBuffersOnlyKernelsWithTheCallsWorkingSetCount) {
   const StreamProbe probe = synthetic_probe();
   // An out-of-place call of 8 devices touches 16 buffers: a kernel over fewer finds more of its
   // data in the caches than the call can.
-  EXPECT_EQ(best_kernel_for(probe, false, 16)->name, "reduce 8->8 (cached stores)");
+  EXPECT_EQ(best_kernel_for(probe, false, 16)->name, "reduce 8->8 (cached stores), fixed slices");
   EXPECT_EQ(best_kernel_for(probe, true, 8)->name, "reduce 8->8 in place");
   EXPECT_EQ(best_kernel_for(probe, false, 17), nullptr);
 }
@@ -45,8 +53,68 @@ TEST(StreamProbe, MeasuredKernelsSayWhatTheyTouch) {
       EXPECT_EQ(kernel.buffers_touched, 3) << kernel.name;
     }
     in_place += kernel.in_place ? 1 : 0;
+    // Passes over 6 MiB are longer than rounds of 1 MiB: no fixed slices.
+    EXPECT_EQ(kernel.sharing, ProbeSharing::claimed) << kernel.name;
   }
   EXPECT_EQ(in_place, 2);
+}
+
+// Over buffers whose passes are shorter than a round, every kernel also runs on fixed slices.
+TEST(StreamProbe, SmallBuffersAlsoRunOnFixedSlices) {
+  const StreamProbe probe = measure_stream_probe(2, std::int64_t{256} << 10, 2, 1, std::int64_t{4} << 20);
+  int claimed = 0;
+  int fixed = 0;
+  for (const ProbeKernel& kernel : probe.kernels) {
+    EXPECT_GT(kernel.best_gbps, 0) << kernel.name;
+    (kernel.sharing == ProbeSharing::fixed ? fixed : claimed) += 1;
+  }
+  EXPECT_GT(claimed, 0);
+  EXPECT_EQ(fixed, claimed);
+}
+
+// The pieces the executor runs for `auto`'s pick on threads (direct), as lowered for a call and
+// with the stores run_kernel then uses, in place and out of place, are kernels the probe runs:
+// the same loop, sources, destinations and stores over the same kind of memory. A probe without
+// them could measure less than the executor reaches, and its bound would be no bound.
+TEST(StreamProbe, RunsTheExecutorsOwnKernels) {
+  for (int k : {2, 3, 5}) {
+    const StreamProbe probe = measure_stream_probe(k, std::int64_t{2} * k << 20, 2, 1, std::int64_t{1} << 20);
+    AlgorithmRequest request;
+    request.num_devices = k;
+    request.count = std::int64_t{1} << 18;
+    const std::vector<TensorSpec> layout{{request.count, DType::f32}};
+    const std::vector<Bucket> buckets = make_buckets(layout, BucketingOptions{});
+    for (std::int64_t stream_min : {std::int64_t{-1}, std::int64_t{0}}) {
+      const detail::Program program =
+          detail::lower_schedule(build_schedule(find_algorithm("direct"), request), buckets, 1 << 16, stream_min);
+      ASSERT_FALSE(program.pieces.empty());
+      for (const detail::Piece& piece : program.pieces)
+        for (bool in_place : {false, true}) {
+          // Distinct addresses per device; in place, each destination is that device's source.
+          std::vector<float> memory(static_cast<std::size_t>(2 * k));
+          std::vector<const void*> srcs;
+          std::vector<void*> dsts;
+          for (int d = 0; d < piece.sources; ++d) srcs.push_back(&memory[static_cast<std::size_t>(d)]);
+          for (int d = 0; d < piece.destinations; ++d)
+            dsts.push_back(&memory[static_cast<std::size_t>(in_place ? d : k + d)]);
+          detail::KernelArgs args;
+          args.kind = piece.kind;
+          args.srcs = srcs;
+          args.dsts = dsts;
+          args.stream = piece.stream;
+          const bool stream = detail::streams_stores(args);
+          bool found = false;
+          for (const ProbeKernel& kernel : probe.kernels)
+            found = found || (kernel.loop == ProbeLoop::reduce && piece.kind == StepKind::reduce &&
+                              kernel.sources == piece.sources && kernel.destinations == piece.destinations &&
+                              kernel.stream == stream && kernel.in_place == in_place &&
+                              kernel.buffers_touched == (in_place ? k : 2 * k));
+          EXPECT_TRUE(found) << "K=" << k << " piece of step " << piece.step << ", " << piece.sources << "->"
+                             << piece.destinations << (in_place ? " in place" : " out of place")
+                             << (stream ? ", non-temporal stores" : ", ordinary stores");
+        }
+    }
+  }
 }
 
 }  // namespace

@@ -4,8 +4,12 @@ robin over K for several repetitions (rotating the order each time), then per K 
 fraction of the bound over the repetitions, out of place and in place. Each run measures its own B
 (docs/benchmarking.md), so every fraction is a ratio taken within one run.
 
-    bench/bound/run.py [--meshreduce build/tools/meshreduce/meshreduce] [--ks 2,3,4,5,6,7,8]
-                       [--sizes 16M 256M 4] [--reps 3] [--iterations 10]
+Given several binaries (--meshreduce twice or more, e.g. before and after a change), each K's runs
+alternate between them, so that all see the same load, and a table is printed per binary, then the
+ratio of each binary's fractions to the first's.
+
+    bench/bound/run.py [--meshreduce build/tools/meshreduce/meshreduce ...] [--ks 2,3,4,5,6,7,8]
+                       [--min-bytes 16M] [--max-bytes 256M] [--factor 4] [--reps 3] [--iterations 10]
 """
 import argparse
 import json
@@ -15,9 +19,18 @@ import subprocess
 import sys
 
 
+def table(title, ks, sizes, cell):
+    print(title)
+    print("# out of place / in place")
+    print("#  K " + "".join(f"{size >> 10:>10}K" if size < 1 << 20 else f"{size >> 20:>10}M" for size in sizes))
+    for k in ks:
+        print(f"  {k:2d} " + "".join(f"{cell(k, s):>11}" for s in sizes))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--meshreduce", default="build/tools/meshreduce/meshreduce")
+    parser.add_argument("--meshreduce", action="append",
+                        help="binary to run (repeat to compare binaries; default build/tools/meshreduce/meshreduce)")
     parser.add_argument("--ks", default="2,3,4,5,6,7,8")
     parser.add_argument("--min-bytes", default="16M")
     parser.add_argument("--max-bytes", default="256M")
@@ -25,37 +38,50 @@ def main():
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=10)
     args = parser.parse_args()
+    binaries = args.meshreduce or ["build/tools/meshreduce/meshreduce"]
     ks = [int(k) for k in args.ks.split(",")]
     if args.reps < 1 or not ks or min(ks) < 1:
         parser.error("--reps and every K must be at least 1")
-    if not os.access(args.meshreduce, os.X_OK):
-        parser.error(f"--meshreduce {args.meshreduce}: not an executable (build first: make build)")
+    for binary in binaries:
+        if not os.access(binary, os.X_OK):
+            parser.error(f"--meshreduce {binary}: not an executable (build first: make build)")
 
-    fractions = {}  # (k, bytes, in_place) -> [fraction per repetition]
+    fractions = {}  # (binary, k, bytes, in_place) -> [fraction per repetition]
+    times = {}  # (binary, k, bytes, in_place) -> [median call time per repetition, us]
     loads = []
     for rep in range(args.reps):
         order = ks[rep % len(ks):] + ks[:rep % len(ks)]
         for k in order:
-            loads.append(os.getloadavg()[0])
-            out = subprocess.run([args.meshreduce, "bench", "-k", str(k), "-b", args.min_bytes, "-e", args.max_bytes,
-                                  "-f", args.factor, "-n", str(args.iterations), "--json"],
-                                 check=True, capture_output=True, text=True).stdout
-            for row in json.loads(out)["results"]:
-                if row["wrong"] or row["in_place"]["wrong"]:
-                    sys.exit(f"K={k} {row['bytes']} bytes: wrong elements; the figures do not count")
-                fractions.setdefault((k, row["bytes"], False), []).append(row["bound"])
-                fractions.setdefault((k, row["bytes"], True), []).append(row["in_place"]["bound"])
+            # Alternate which binary goes first, so that neither always follows the other.
+            for b in (range(len(binaries)) if rep % 2 == 0 else reversed(range(len(binaries)))):
+                loads.append(os.getloadavg()[0])
+                out = subprocess.run([binaries[b], "bench", "-k", str(k), "-b", args.min_bytes, "-e", args.max_bytes,
+                                      "-f", args.factor, "-n", str(args.iterations), "--json"],
+                                     check=True, capture_output=True, text=True).stdout
+                for row in json.loads(out)["results"]:
+                    if row["wrong"] or row["in_place"]["wrong"]:
+                        sys.exit(f"{binaries[b]} K={k} {row['bytes']} bytes: wrong elements; the figures do not count")
+                    fractions.setdefault((b, k, row["bytes"], False), []).append(row["bound"])
+                    fractions.setdefault((b, k, row["bytes"], True), []).append(row["in_place"]["bound"])
+                    times.setdefault((b, k, row["bytes"], False), []).append(row["time_us"])
+                    times.setdefault((b, k, row["bytes"], True), []).append(row["in_place"]["time_us"])
             print(f"# rep {rep + 1}/{args.reps}, K={k} done (load {loads[-1]:.1f})", file=sys.stderr, flush=True)
 
-    sizes = sorted({size for (_, size, _) in fractions})
-    print(f"# fraction of the streaming bound (t_bound / t), median of {args.reps} interleaved runs;"
-          f" load average {min(loads):.1f}-{max(loads):.1f}")
-    print("# out of place / in place")
-    print("#  K " + "".join(f"{size >> 20:>10}M" for size in sizes))
-    for k in ks:
-        cells = [f"{statistics.median(fractions[(k, s, False)]):.2f}/{statistics.median(fractions[(k, s, True)]):.2f}"
-                 for s in sizes]
-        print(f"  {k:2d} " + "".join(f"{c:>11}" for c in cells))
+    sizes = sorted({size for (_, _, size, _) in fractions})
+    med = {key: statistics.median(values) for key, values in fractions.items()}
+    time = {key: statistics.median(values) for key, values in times.items()}
+    for b, binary in enumerate(binaries):
+        name = f" ({binary})" if len(binaries) > 1 else ""
+        table(f"# fraction of the streaming bound (t_bound / t){name}, median of {args.reps} interleaved runs;"
+              f" load average {min(loads):.1f}-{max(loads):.1f}", ks, sizes,
+              lambda k, s: f"{med[(b, k, s, False)]:.2f}/{med[(b, k, s, True)]:.2f}")
+    for b in range(1, len(binaries)):
+        table(f"# ratio of fractions, {binaries[b]} / {binaries[0]} (each row's B measured in its own run)", ks, sizes,
+              lambda k, s: f"{med[(b, k, s, False)] / med[(0, k, s, False)]:.2f}/"
+                           f"{med[(b, k, s, True)] / med[(0, k, s, True)]:.2f}")
+        table(f"# speed-up of the calls, median time of {binaries[0]} / of {binaries[b]}", ks, sizes,
+              lambda k, s: f"{time[(0, k, s, False)] / time[(b, k, s, False)]:.2f}/"
+                           f"{time[(0, k, s, True)] / time[(b, k, s, True)]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 // The probe runs the kernels the executor runs (run_kernel's copy and reduce, with non-temporal and
-// with cached stores) and plain read and write loops in the same SIMD code (stream_kernels.h), on
+// with cached stores, as given: run_kernel_as_given) and plain read and write loops in the same SIMD code (stream_kernels.h), on
 // threads started once before any timing, over pages written once before any timing. The work is
 // cut into pieces that the threads claim one by one, as the executor shares a step's pieces. A kernel's
 // traffic is what it must move: read S; write S; copy 2 S; a K-to-1 reduce (K + 1) S; a K-to-K
@@ -28,7 +28,8 @@ namespace meshreduce::cli {
 namespace {
 
 constexpr std::size_t kPage = 4096;
-// The unit of work a thread claims: 64 Ki f32 elements of every buffer, as the executor's pieces.
+constexpr std::size_t kLine = 64;  // pieces and slices start on their own cache lines
+// The most a thread claims at once: 64 Ki f32 elements of every buffer, as the executor's pieces.
 constexpr std::size_t kPieceBytes = std::size_t{256} << 10;
 
 struct Aligned {
@@ -43,6 +44,8 @@ Aligned allocate(std::size_t bytes) {
   return buffer;
 }
 
+std::size_t round_up(std::size_t value, std::size_t unit) { return (value + unit - 1) / unit * unit; }
+
 }  // namespace
 
 StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int rounds, std::int64_t round_bytes) {
@@ -52,7 +55,10 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
   const auto workers = static_cast<std::size_t>(pool.size());
   const auto ks = static_cast<std::size_t>(k);
   const std::size_t per_buffer = std::max<std::size_t>(static_cast<std::size_t>(bytes) / (2 * ks) / kPage, 1) * kPage;
-  const std::size_t pieces = (per_buffer + kPieceBytes - 1) / kPieceBytes;
+  // Every thread gets a piece of every pass: over small buffers, pieces of 256 KiB would leave all
+  // but one thread idle, while the executor cuts a small call into a piece per device.
+  const std::size_t piece_bytes = std::min(kPieceBytes, round_up((per_buffer + workers - 1) / workers, kLine));
+  const std::size_t pieces = (per_buffer + piece_bytes - 1) / piece_bytes;
   std::vector<Aligned> inputs;
   std::vector<Aligned> outputs;
   for (std::size_t i = 0; i < ks; ++i) {
@@ -60,8 +66,8 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
     outputs.push_back(allocate(per_buffer));
   }
   const auto piece_range = [&](std::size_t piece) {
-    const std::size_t begin = piece * kPieceBytes;
-    return std::pair{begin, std::min(kPieceBytes, per_buffer - begin)};
+    const std::size_t begin = piece * piece_bytes;
+    return std::pair{begin, std::min(piece_bytes, per_buffer - begin)};
   };
   // Pages touched before timing, spread over the threads.
   pool.run([&](int t) {
@@ -96,7 +102,7 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
     args.srcs = std::span<const void* const>(srcs[w]);
     args.dsts = std::span<void* const>((into_inputs ? in_place : dsts)[w].data(), destinations);
     args.stream = stream;
-    detail::run_kernel(args);
+    detail::run_kernel_as_given(args);
   };
   const auto copy = [&](std::size_t w, std::size_t length, bool stream) {
     for (std::size_t i = 0; i < ks; ++i) {
@@ -111,7 +117,7 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
       args.srcs = std::span<const void* const>(&srcs[w][i], 1);
       args.dsts = std::span<void* const>(&dsts[w][i], 1);
       args.stream = true;
-      detail::run_kernel(args);
+      detail::run_kernel_as_given(args);
     }
   };
   const auto read = [&](std::size_t w, std::size_t length) {
@@ -121,34 +127,52 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
     for (std::size_t i = 0; i < ks; ++i) detail::stream_write(dsts[w][i], length, stream ? 1 : 2, stream);
   };
   struct Kernel {
-    std::string name;
-    double traffic;  // bytes moved per pass over the buffers
+    ProbeKernel about;  // name, working set, what it runs (no rates yet)
+    double traffic;     // bytes moved per pass over the buffers
     std::function<void(std::size_t worker, std::size_t length)> body;  // one piece, at point()
-    int buffers_touched;
-    bool in_place = false;
   };
   const double s = static_cast<double>(per_buffer);
   const std::string kk = std::to_string(k);
+  const auto about = [&](std::string name, int buffers, bool into_inputs, ProbeLoop loop, int sources,
+                         int destinations, bool stream) {
+    ProbeKernel kernel;
+    kernel.name = std::move(name);
+    kernel.buffers_touched = buffers;
+    kernel.in_place = into_inputs;
+    kernel.loop = loop;
+    kernel.sources = sources;
+    kernel.destinations = destinations;
+    kernel.stream = stream;
+    return kernel;
+  };
   // Non-temporal stores help when the data does not fit in the caches, cached stores when it does:
   // both are tried, and the faster counts.
   const std::vector<Kernel> kernels{
-      {"read", k * s, [&](std::size_t w, std::size_t n) { read(w, n); }, k},
-      {"write", k * s, [&](std::size_t w, std::size_t n) { write(w, n, true); }, k},
-      {"write (cached stores)", k * s, [&](std::size_t w, std::size_t n) { write(w, n, false); }, k},
-      {"copy", 2 * k * s, [&](std::size_t w, std::size_t n) { copy(w, n, true); }, 2 * k},
-      {"copy (memcpy)", 2 * k * s, [&](std::size_t w, std::size_t n) { copy(w, n, false); }, 2 * k},
-      {"reduce " + kk + "->1", (k + 1) * s, [&](std::size_t w, std::size_t n) { reduce(w, n, 1, true); }, k + 1},
-      {"reduce " + kk + "->1 (cached stores)", (k + 1) * s, [&](std::size_t w, std::size_t n) { reduce(w, n, 1, false); },
-       k + 1},
-      {"reduce " + kk + "->" + kk, 2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true); }, 2 * k},
-      {"reduce " + kk + "->" + kk + " (cached stores)", 2 * k * s,
-       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false); }, 2 * k},
+      {about("read", k, false, ProbeLoop::read, 0, 0, false), k * s, [&](std::size_t w, std::size_t n) { read(w, n); }},
+      {about("write", k, false, ProbeLoop::write, 0, 0, true), k * s,
+       [&](std::size_t w, std::size_t n) { write(w, n, true); }},
+      {about("write (cached stores)", k, false, ProbeLoop::write, 0, 0, false), k * s,
+       [&](std::size_t w, std::size_t n) { write(w, n, false); }},
+      {about("copy", 2 * k, false, ProbeLoop::copy, 1, 1, true), 2 * k * s,
+       [&](std::size_t w, std::size_t n) { copy(w, n, true); }},
+      {about("copy (memcpy)", 2 * k, false, ProbeLoop::memcpy, 1, 1, false), 2 * k * s,
+       [&](std::size_t w, std::size_t n) { copy(w, n, false); }},
+      {about("reduce " + kk + "->1", k + 1, false, ProbeLoop::reduce, k, 1, true), (k + 1) * s,
+       [&](std::size_t w, std::size_t n) { reduce(w, n, 1, true); }},
+      {about("reduce " + kk + "->1 (cached stores)", k + 1, false, ProbeLoop::reduce, k, 1, false), (k + 1) * s,
+       [&](std::size_t w, std::size_t n) { reduce(w, n, 1, false); }},
+      {about("reduce " + kk + "->" + kk, 2 * k, false, ProbeLoop::reduce, k, k, true), 2 * k * s,
+       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true); }},
+      {about("reduce " + kk + "->" + kk + " (cached stores)", 2 * k, false, ProbeLoop::reduce, k, k, false), 2 * k * s,
+       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false); }},
       // An in-place allreduce writes the lines it has just read, which a store to a line already
-      // in the cache does without first reading it: the same bytes, moved faster.
-      {"reduce " + kk + "->" + kk + " in place", 2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true, true); },
-       k, true},
-      {"reduce " + kk + "->" + kk + " in place (cached stores)", 2 * k * s,
-       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false, true); }, k, true},
+      // in the cache does without first reading it: the same bytes, moved faster. The executor
+      // stores there with ordinary stores only (streams_stores), but where non-temporal ones were
+      // faster no call could beat them either, so both count.
+      {about("reduce " + kk + "->" + kk + " in place", k, true, ProbeLoop::reduce, k, k, true), 2 * k * s,
+       [&](std::size_t w, std::size_t n) { reduce(w, n, ks, true, true); }},
+      {about("reduce " + kk + "->" + kk + " in place (cached stores)", k, true, ProbeLoop::reduce, k, k, false),
+       2 * k * s, [&](std::size_t w, std::size_t n) { reduce(w, n, ks, false, true); }},
   };
 
   StreamProbe probe;
@@ -156,13 +180,22 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
   probe.rounds = rounds;
   probe.round_bytes = round_bytes;
   probe.bytes = static_cast<std::int64_t>(2 * ks * per_buffer);
+  const auto record = [&](ProbeKernel result, const std::vector<double>& rates) {
+    result.best_gbps = *std::max_element(rates.begin(), rates.end());
+    result.median_gbps = median(rates);
+    if (result.best_gbps > probe.best_gbps) {
+      probe.best_gbps = result.best_gbps;
+      probe.best_kernel = result.name;
+    }
+    probe.kernels.push_back(std::move(result));
+  };
   for (const Kernel& kernel : kernels) {
     // A round moves about `round_bytes`: several passes over small buffers (whose data stays in
     // the caches, as it does for repeated calls on small buffers), part of a pass over large ones.
     // Rounds go on where the last one stopped, so a large footprint's round finds its data as cold
     // as a full pass does. Short rounds, many of them: the best is the one other processes
     // disturbed least.
-    const double piece_traffic = kernel.traffic * static_cast<double>(kPieceBytes) / static_cast<double>(per_buffer);
+    const double piece_traffic = kernel.traffic * static_cast<double>(piece_bytes) / static_cast<double>(per_buffer);
     const auto round_pieces = static_cast<std::size_t>(
         std::clamp<double>(std::ceil(static_cast<double>(round_bytes) / piece_traffic), 1, 1 << 24));
     const auto traffic_of = [&](std::size_t first, std::size_t end) {
@@ -204,13 +237,36 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
       cursor = round_end;
       if (r > 0) rates.push_back(traffic_of(first, round_end) / elapsed.count() / 1e9);
     }
-    ProbeKernel result{kernel.name, *std::max_element(rates.begin(), rates.end()), median(rates), kernel.buffers_touched,
-                       kernel.in_place};
-    if (result.best_gbps > probe.best_gbps) {
-      probe.best_gbps = result.best_gbps;
-      probe.best_kernel = kernel.name;
+    record(kernel.about, rates);
+
+    // Fixed slices, where a pass is shorter than a round: thread t passes over its own slice of
+    // every buffer `passes` times in one dispatch. Slices are disjoint, so no pass of one thread
+    // can meet another's, and no barrier is needed between passes.
+    if (kernel.traffic > static_cast<double>(round_bytes)) continue;
+    const std::size_t slice = round_up((per_buffer + workers - 1) / workers, kLine);
+    const auto passes = static_cast<std::size_t>(
+        std::clamp<double>(std::ceil(static_cast<double>(round_bytes) / kernel.traffic), 1, 1 << 24));
+    const auto fixed = [&](int t) {
+      const auto w = static_cast<std::size_t>(t);
+      const std::size_t first = std::min(per_buffer, w * slice);
+      const std::size_t last = std::min(per_buffer, first + slice);
+      for (std::size_t pass = 0; pass < passes; ++pass)
+        for (std::size_t begin = first; begin < last; begin += piece_bytes) {
+          point(w, begin);
+          kernel.body(w, std::min(piece_bytes, last - begin));
+        }
+    };
+    rates.clear();
+    for (int r = 0; r <= rounds; ++r) {  // round 0 is untimed
+      const auto start = std::chrono::steady_clock::now();
+      pool.run(fixed);
+      const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+      if (r > 0) rates.push_back(kernel.traffic * static_cast<double>(passes) / elapsed.count() / 1e9);
     }
-    probe.kernels.push_back(std::move(result));
+    ProbeKernel about = kernel.about;
+    about.name += ", fixed slices";
+    about.sharing = ProbeSharing::fixed;
+    record(std::move(about), rates);
   }
   std::uint64_t sink = 0;
   for (std::uint64_t v : sinks) sink ^= v;

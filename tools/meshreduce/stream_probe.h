@@ -10,6 +10,20 @@
 
 namespace meshreduce::cli {
 
+// What a probe kernel runs per piece: the executor's own run_kernel (copy or reduce, with the
+// sources, destinations and stores of one of its pieces) or a plain loop (read, write, memcpy).
+enum class ProbeLoop { read, write, memcpy, copy, reduce };
+
+// How the threads share a pass over the buffers.
+enum class ProbeSharing {
+  // As the executor shares a step: pieces claimed one at a time, one dispatch per pass.
+  claimed,
+  // Each thread its own fixed slice of every buffer, passed over many times in one dispatch: no
+  // claims, no wake-ups between passes, and each slice stays in its thread's own caches. Only
+  // where a pass is shorter than a round (small buffers), where those costs would count.
+  fixed,
+};
+
 struct ProbeKernel {
   std::string name;       // "read", "write", "copy", "reduce 8->1", ...
   double best_gbps = 0;   // traffic rate of the fastest round
@@ -20,12 +34,19 @@ struct ProbeKernel {
   // Writes the lines it has just read (a store to a line already in the cache): only an in-place
   // call can move its bytes that way.
   bool in_place = false;
+  ProbeLoop loop = ProbeLoop::read;
+  int sources = 0;       // per piece (copy and reduce: as KernelArgs)
+  int destinations = 0;
+  bool stream = false;   // non-temporal stores
+  ProbeSharing sharing = ProbeSharing::claimed;
 };
 
 // A round moves about this much (about a millisecond at memory speed).
 constexpr std::int64_t kProbeRoundBytes = std::int64_t{32} << 20;
 constexpr int kMainProbeRounds = 25;     // the main probe's timed rounds per kernel
-constexpr int kFootprintRounds = 9;      // a smaller footprint's
+// A smaller footprint's: its rounds are shorter (its data is in the caches), so more of them cost
+// little, and the best of more rounds is less likely to be one that other processes disturbed.
+constexpr int kFootprintRounds = 25;
 
 struct StreamProbe {
   int threads = 0;
@@ -40,7 +61,9 @@ struct StreamProbe {
 // Runs read, write, copy and a K-way reduce (K = `devices`, at least 2) over `bytes` of memory
 // in all (split into K input and K output buffers) on `threads` threads (0: every hardware
 // thread): per kernel one untimed pass, then `rounds` timed rounds of about `round_bytes` of
-// traffic each (several passes over small buffers, part of one over large buffers).
+// traffic each (several passes over small buffers, part of one over large buffers). Each kernel
+// runs with claimed pieces, and where a pass moves at most `round_bytes` also with fixed slices
+// (ProbeSharing).
 StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int rounds,
                                  std::int64_t round_bytes = kProbeRoundBytes);
 

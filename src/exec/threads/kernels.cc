@@ -470,7 +470,25 @@ HWY_EXPORT(ReduceI64);
 HWY_EXPORT(CopyFused);
 HWY_EXPORT(CurrentTargetName);
 
+bool streams_stores(const KernelArgs& args) {
+  if (!args.stream) return false;
+  if (args.kind == StepKind::copy) return true;  // a copy skips a destination that is its source
+  for (void* dst : args.dsts)
+    for (const void* src : args.srcs)
+      if (dst == src) return false;
+  return true;
+}
+
 void run_kernel(const KernelArgs& args) {
+  if (args.stream && !streams_stores(args)) {
+    KernelArgs cached = args;
+    cached.stream = false;
+    return run_kernel_as_given(cached);
+  }
+  run_kernel_as_given(args);
+}
+
+void run_kernel_as_given(const KernelArgs& args) {
   if (args.count <= 0 || args.dsts.empty()) return;
   if (args.kind == StepKind::copy) {
     // One memmove per destination, unless reading the source once for all of them saves memory

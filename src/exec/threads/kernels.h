@@ -35,9 +35,22 @@ struct KernelArgs {
   // Non-temporal stores: the destinations bypass the caches. Worth it when the output is not
   // read again soon and the call's outputs together are much larger than the caches (the final
   // copies of a large allreduce: +10-35% at 64 MiB); 4x slower for output that would have stayed
-  // in cache. Used when all destinations share one alignment; ignored otherwise.
+  // in cache. Used when all destinations share one alignment; ignored otherwise, and ignored by
+  // a reduce or scale that writes one of its own sources (streams_stores).
   bool stream = false;
 };
+
+// Whether run_kernel may use non-temporal stores for `args`: args.stream, unless a reduce or
+// scale writes over one of its own sources (in place). Such a store goes to a line the kernel
+// has just read, which is in the cache already: an ordinary store to it costs no read for
+// ownership, so a non-temporal one saves no traffic, and it evicts the line, which an in-place
+// caller reads next. Even over 512 MiB, which no cache holds, ordinary stores were no slower
+// (`meshreduce bench`'s probe, K = 4, loaded machine: 62-65 GB/s non-temporal, 68 ordinary).
+bool streams_stores(const KernelArgs& args);
+
+// run_kernel with args.stream taken as given, in place too: for the streaming probe, which must
+// measure every way of storing that the hardware offers, not only the one run_kernel picks.
+void run_kernel_as_given(const KernelArgs& args);
 
 // Runs one piece. A destination may be exactly a source; every element is read from all sources
 // before it is stored, and sources are combined strictly left to right. All destinations are

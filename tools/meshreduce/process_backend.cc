@@ -364,7 +364,8 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
                   devices, out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps,
                   in_place->name.c_str(), probes->main().threads,
                   human_bytes(static_cast<double>(probes->main().bytes)).c_str(),
-                  options.flags.shared ? "" : "; private buffers also copy in and out, about 2.5x the bytes");
+                  options.flags.shared ? "" : "; private buffers also copy the ranges peers touch in and out"
+                                                    " (direct, out of place: 1 + 2 (K-1)/K times the bytes)");
     }
     std::printf("#%75s%41s%s\n", "out-of-place", "in-place", mpi ? "    MPI_Allreduce" : "");
     std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s\n", "size", "count", "type", "redop",

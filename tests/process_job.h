@@ -19,6 +19,8 @@ struct ProcessJob {
   bool in_place = false;
   bool shared = false;  // buffers from the communicator's shared arena
   std::vector<std::int64_t> counts{1000, 3, 70000};
+  std::vector<DType> dtypes{};  // per tensor, for a layout of mixed types; empty: `dtype` for all
+  DType dtype_of(std::size_t tensor) const { return dtypes.empty() ? dtype : dtypes[tensor]; }
 };
 
 // Small integers, different per (device, tensor, element): every sum of up to 8 of them is exact
@@ -28,7 +30,9 @@ inline double job_value(int device, int tensor, std::int64_t i) {
 }
 
 inline std::string describe(const ProcessJob& job, const std::string& algorithm) {
-  return algorithm + " " + std::string(dtype_name(job.dtype)) + " " + std::string(reduce_op_name(job.op)) +
+  std::string types;
+  for (std::size_t n = 0; n < job.dtypes.size(); ++n) types += (n ? "," : "") + std::string(dtype_name(job.dtypes[n]));
+  return algorithm + " " + (types.empty() ? std::string(dtype_name(job.dtype)) : types) + " " + std::string(reduce_op_name(job.op)) +
          (job.in_place ? " in place" : " out of place") + (job.shared ? " shared" : " private");
 }
 
@@ -46,18 +50,19 @@ inline std::vector<std::vector<Bytes>> thread_reference(const ProcessCommunicato
   reference.stream_min_bytes = options.stream_min_bytes;
   reference.threads = 1;
   Communicator threads(reference);
-  const std::size_t element = dtype_size(job.dtype);
   std::vector<std::vector<Bytes>> in(static_cast<std::size_t>(devices)), out(static_cast<std::size_t>(devices));
   std::vector<std::vector<ConstTensorView>> inputs(static_cast<std::size_t>(devices));
   std::vector<std::vector<TensorView>> outputs(static_cast<std::size_t>(devices));
   for (int d = 0; d < devices; ++d)
     for (std::size_t n = 0; n < job.counts.size(); ++n) {
       const std::int64_t count = job.counts[n];
+      const DType dtype = job.dtype_of(n);
+      const std::size_t element = dtype_size(dtype);
       auto& input = in[static_cast<std::size_t>(d)].emplace_back(static_cast<std::size_t>(count) * element);
       auto& output = out[static_cast<std::size_t>(d)].emplace_back(static_cast<std::size_t>(count) * element);
-      for (std::int64_t i = 0; i < count; ++i) store_value(input.data(), i, job.dtype, job_value(d, static_cast<int>(n), i));
-      inputs[static_cast<std::size_t>(d)].emplace_back(input.data(), count, job.dtype);
-      outputs[static_cast<std::size_t>(d)].emplace_back(output.data(), count, job.dtype);
+      for (std::int64_t i = 0; i < count; ++i) store_value(input.data(), i, dtype, job_value(d, static_cast<int>(n), i));
+      inputs[static_cast<std::size_t>(d)].emplace_back(input.data(), count, dtype);
+      outputs[static_cast<std::size_t>(d)].emplace_back(output.data(), count, dtype);
     }
   threads.allreduce(inputs, outputs, job.op);
   return out;
@@ -68,7 +73,6 @@ inline std::vector<std::vector<Bytes>> thread_reference(const ProcessCommunicato
 inline std::string run_process_job(ProcessCommunicator& comm, const ProcessJob& job) {
   const auto expected = thread_reference(comm, job);
   const int locals = comm.options().local_devices;
-  const std::size_t element = dtype_size(job.dtype);
   std::vector<std::vector<std::byte*>> in(static_cast<std::size_t>(locals)), out(static_cast<std::size_t>(locals));
   std::vector<Bytes> storage;
   std::vector<void*> shared;
@@ -82,16 +86,17 @@ inline std::string run_process_job(ProcessCommunicator& comm, const ProcessJob& 
   for (int l = 0; l < locals; ++l)
     for (std::size_t n = 0; n < job.counts.size(); ++n) {
       const std::int64_t count = job.counts[n];
-      const auto bytes = static_cast<std::size_t>(count) * element;
+      const DType dtype = job.dtype_of(n);
+      const auto bytes = static_cast<std::size_t>(count) * dtype_size(dtype);
       std::byte* input = buffer(bytes);
       std::byte* output = job.in_place ? input : buffer(bytes);
       for (std::int64_t i = 0; i < count; ++i)
-        store_value(input, i, job.dtype, job_value(comm.first_device() + l, static_cast<int>(n), i));
+        store_value(input, i, dtype, job_value(comm.first_device() + l, static_cast<int>(n), i));
       if (!job.in_place) std::memset(output, 0x5a, bytes);
       in[static_cast<std::size_t>(l)].push_back(input);
       out[static_cast<std::size_t>(l)].push_back(output);
-      inputs[static_cast<std::size_t>(l)].emplace_back(input, count, job.dtype);
-      outputs[static_cast<std::size_t>(l)].emplace_back(output, count, job.dtype);
+      inputs[static_cast<std::size_t>(l)].emplace_back(input, count, dtype);
+      outputs[static_cast<std::size_t>(l)].emplace_back(output, count, dtype);
     }
   comm.allreduce(inputs, outputs, job.op);
   std::string problem;
@@ -100,18 +105,20 @@ inline std::string run_process_job(ProcessCommunicator& comm, const ProcessJob& 
       const int device = comm.first_device() + l;
       const Bytes& want = expected[static_cast<std::size_t>(device)][n];
       const std::byte* got = out[static_cast<std::size_t>(l)][n];
+      const DType dtype = job.dtype_of(n);
+      const std::size_t element = dtype_size(dtype);
       for (std::int64_t i = 0; i < job.counts[n]; ++i) {
         if (std::memcmp(got + i * static_cast<std::int64_t>(element), want.data() + i * static_cast<std::int64_t>(element),
                         element) == 0)
           continue;
         problem = "device " + std::to_string(device) + " tensor " + std::to_string(n) + " element " + std::to_string(i) +
-                  ": got " + std::to_string(load_value(got, i, job.dtype)) + ", threads " +
-                  std::to_string(load_value(want.data(), i, job.dtype));
+                  ": got " + std::to_string(load_value(got, i, dtype)) + ", threads " +
+                  std::to_string(load_value(want.data(), i, dtype));
         break;
       }
       if (!job.in_place && problem.empty())
         for (std::int64_t i = 0; i < job.counts[n]; ++i)
-          if (load_value(in[static_cast<std::size_t>(l)][n], i, job.dtype) != job_value(device, static_cast<int>(n), i)) {
+          if (load_value(in[static_cast<std::size_t>(l)][n], i, dtype) != job_value(device, static_cast<int>(n), i)) {
             problem = "device " + std::to_string(device) + " tensor " + std::to_string(n) + " input changed at " +
                       std::to_string(i);
             break;

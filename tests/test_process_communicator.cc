@@ -204,6 +204,41 @@ TEST(ProcessCommunicator, SingleProcessMatchesThreads) {
   EXPECT_EQ(results[0].text, "ok");
 }
 
+// Private buffers pass through the shared segment only where peers touch them; the rest is read
+// and written where the user holds it. Several tensors of mixed types in one call, counts that
+// are no multiple of the piece size (4096) nor of the processes, in place and out of place,
+// private and shared buffers in turns on one communicator, bitwise the thread executor's.
+std::string run_mixed_jobs(ProcessCommunicator& comm) {
+  const std::vector<DType> types{DType::f32, DType::f16, DType::i64, DType::bf16, DType::f64};
+  for (int call = 0; call < 6; ++call) {
+    ProcessJob job{DType::f32, call % 3 == 2 ? ReduceOp::average : ReduceOp::sum, call % 2 == 1, call == 4,
+                   {10001, 3, 4097, 1, 8193}, types};
+    if (auto problem = run_process_job(comm, job); !problem.empty()) return "call " + std::to_string(call) + ": " + problem;
+  }
+  return "ok";
+}
+
+TEST(ProcessCommunicator, PrivateBuffersOfMixedTypesMatchThreadsOnThreeProcesses) {
+  for (const char* algorithm : {"direct", "ring", "hierarchical-rs"}) {
+    const auto results = run_forked(3, [&](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+      ProcessCommunicator comm(bootstrap, job_options(algorithm));
+      return run_mixed_jobs(comm);
+    });
+    for (std::size_t r = 0; r < results.size(); ++r) EXPECT_EQ(results[r].text, "ok") << algorithm << " rank " << r;
+  }
+}
+
+TEST(ProcessCommunicator, PrivateBuffersMatchThreadsWithSeveralDevicesPerProcess) {
+  // One process of three devices (every ref is its own), and two processes of two.
+  for (int processes : {1, 2}) {
+    const auto results = run_forked(processes, [&](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+      ProcessCommunicator comm(bootstrap, job_options("direct", processes == 1 ? 3 : 2));
+      return run_mixed_jobs(comm);
+    });
+    for (std::size_t r = 0; r < results.size(); ++r) EXPECT_EQ(results[r].text, "ok") << processes << " processes, rank " << r;
+  }
+}
+
 TEST(ProcessCommunicator, RejectsBadOptions) {
   auto bootstrap = std::make_shared<StoreBootstrap>(std::make_shared<FileStore>(fresh_store_directory()), 0, 1);
   ProcessCommunicatorOptions options;

@@ -367,5 +367,99 @@ TEST(StoreBootstrap, ARankThatNeverArrivesIsATimeoutNamingIt) {
   expect_contains(thrown_message<InvalidArgument>([&] { StoreBootstrap(store, 3, 3); }), {"rank 3 is outside 0..2"});
 }
 
+// Private buffers pass through the segment only where peers touch them: every ref of a local
+// tensor either runs on the private buffer (and no staged range overlaps it) or lies inside the
+// staged ranges; every peer's access lies inside them. For every algorithm, on two layouts.
+TEST(ProcessProgram, PrivateBuffersAreStagedExactlyWherePeersTouchThem) {
+  const std::vector<TensorSpec> layout{{10001, DType::f32}, {3, DType::f16}, {7777, DType::i64}};
+  for (const std::vector<int>& devices : {std::vector<int>{1, 1, 1}, std::vector<int>{2, 1}, std::vector<int>{2, 2}}) {
+    const auto map = detail::make_process_map(devices);
+    const int k = map.first_device.back();
+    for (const Algorithm& algorithm : algorithms()) {
+      AlgorithmRequest probe;
+      probe.num_devices = k;
+      const Topology flat = flat_topology(k);
+      probe.topology = &flat;
+      probe.topology_devices = iota_devices(k);
+      if (algorithm.decline(probe)) continue;
+      ProcessCommunicatorOptions options;
+      options.algorithm = std::string(algorithm.name);
+      options.piece_elements = 1000;
+      options.algorithm_options.chunk_elements = 1500;
+      const Plan plan = detail::plan_for_processes(layout, ReduceOp::sum, k, {}, options);
+      const auto program = detail::lower_schedule(plan.schedule, plan.buckets, options.piece_elements);
+      for (int rank = 0; rank < map.processes(); ++rank) {
+        const std::string where = options.algorithm + " rank " + std::to_string(rank) + " of " +
+                                  std::to_string(map.processes());
+        const auto lowered = detail::lower_for_process(plan.schedule, program, layout, map, rank, std::size_t{1} << 30);
+        ASSERT_EQ(lowered.own_refs.size(), program.refs.size());
+        const auto slots = static_cast<std::size_t>(map.devices_of(rank)) * layout.size();
+        ASSERT_EQ(lowered.shared_inputs.size(), slots);
+        ASSERT_EQ(lowered.shared_outputs.size(), slots);
+        for (const auto* ranges : {&lowered.shared_inputs, &lowered.shared_outputs})
+          for (const auto& slot : *ranges)
+            for (std::size_t i = 0; i < slot.size(); ++i) {
+              EXPECT_LT(slot[i].begin, slot[i].end) << where;
+              if (i > 0) {
+                EXPECT_LT(slot[i - 1].end, slot[i].begin) << where << ": unsorted, overlapping or adjacent (one copy)";
+              }
+            }
+        std::int64_t own = 0;
+        for (const detail::Piece& piece : program.pieces) {
+          const bool here = lowered.step_process[static_cast<std::size_t>(piece.step)] == rank;
+          for (int r = piece.first_ref; r < piece.first_ref + piece.sources + piece.destinations; ++r) {
+            const detail::PhysicalRef& ref = program.refs[static_cast<std::size_t>(r)];
+            const bool mine = ref.kind != BufferKind::scratch && map.process_of[static_cast<std::size_t>(ref.device)] == rank;
+            if (!mine || !here) {
+              EXPECT_EQ(lowered.own_refs[static_cast<std::size_t>(r)], 0) << where << " ref " << r;
+              if (!mine) continue;
+            }
+            const auto slot = static_cast<std::size_t>(map.local_of[static_cast<std::size_t>(ref.device)]) * layout.size() +
+                              static_cast<std::size_t>(ref.index);
+            const auto& staged = (ref.kind == BufferKind::input ? lowered.shared_inputs : lowered.shared_outputs)[slot];
+            const std::int64_t begin = ref.offset, end = ref.offset + piece.count;
+            std::int64_t covered = 0;
+            for (const auto& range : staged) covered += std::max<std::int64_t>(0, std::min(end, range.end) - std::max(begin, range.begin));
+            if (lowered.own_refs[static_cast<std::size_t>(r)] != 0) {
+              EXPECT_EQ(covered, 0) << where << " ref " << r << ": runs on the private buffer, yet staged in part";
+              own += piece.count;
+            } else {
+              EXPECT_EQ(covered, piece.count) << where << " ref " << r << " [" << begin << ", " << end
+                                              << "): staged only in part";
+            }
+          }
+        }
+        if (map.devices_of(rank) == 1 && options.algorithm == "direct") {
+          EXPECT_GT(own, 0) << where << ": no ref runs on the private buffer";
+        }
+      }
+    }
+  }
+}
+
+// direct on two processes: each reduces half of every tensor, so half of each input and half of
+// each output pass through the segment (the half the peer reduces), the other half not at all.
+TEST(ProcessProgram, DirectOnTwoProcessesStagesHalfOfEachPrivateBuffer) {
+  const std::vector<TensorSpec> layout{{10001, DType::f32}};
+  const auto map = detail::make_process_map(std::vector<int>{1, 1});
+  ProcessCommunicatorOptions options;
+  options.algorithm = "direct";
+  options.piece_elements = 999;
+  const Plan plan = detail::plan_for_processes(layout, ReduceOp::sum, 2, {}, options);
+  const auto program = detail::lower_schedule(plan.schedule, plan.buckets, options.piece_elements);
+  std::int64_t staged_by_both = 0;
+  for (int rank = 0; rank < 2; ++rank) {
+    const auto lowered = detail::lower_for_process(plan.schedule, program, layout, map, rank, std::size_t{1} << 30);
+    ASSERT_EQ(lowered.shared_inputs[0].size(), 1u);
+    EXPECT_EQ(lowered.shared_inputs[0], lowered.shared_outputs[0]);
+    const detail::ElementRange staged = lowered.shared_inputs[0][0];
+    // One slice is this rank's, the other (5000 or 5001 elements, at either end) its peer's.
+    EXPECT_TRUE((staged.begin == 0) != (staged.end == 10001)) << "rank " << rank << ": [" << staged.begin << ", " << staged.end << ")";
+    EXPECT_NEAR(static_cast<double>(staged.end - staged.begin), 5000.5, 0.5) << "rank " << rank;
+    staged_by_both += staged.end - staged.begin;
+  }
+  EXPECT_EQ(staged_by_both, 10001);
+}
+
 }  // namespace
 }  // namespace meshreduce::testing

@@ -19,6 +19,7 @@
 #include "cli_common.h"
 #include "meshreduce/error.h"
 #include "meshreduce/process_communicator.h"
+#include "rank_timing.h"
 #include "stream_probe.h"
 #ifdef MESHREDUCE_HAVE_MPI
 #include "meshreduce/bootstrap_mpi.h"
@@ -222,18 +223,22 @@ std::vector<double> timed(Bootstrap& bootstrap, std::chrono::milliseconds timeou
   return seconds;
 }
 
-// The slowest rank's median and the sum of every rank's wrong elements.
+// The row's time (per call the slowest rank's, median over calls: rank_timing.h) and the sum of
+// every rank's wrong elements.
 struct Timing {
   double median_s = 0;
   std::int64_t wrong = 0;
 };
-Timing across_ranks(Bootstrap& bootstrap, std::chrono::milliseconds timeout, double median_s, std::int64_t wrong) {
+Timing across_ranks(Bootstrap& bootstrap, std::chrono::milliseconds timeout, std::vector<double> seconds,
+                    std::int64_t wrong) {
+  const auto blobs = bootstrap.all_gather(encode_rank_times({std::move(seconds), wrong}), timeout);
+  std::vector<RankTimes> ranks;
   Timing all;
-  for (const std::string& blob : bootstrap.all_gather(std::to_string(median_s) + " " + std::to_string(wrong), timeout)) {
-    const auto space = blob.find(' ');
-    all.median_s = std::max(all.median_s, std::stod(blob.substr(0, space)));
-    all.wrong += std::stoll(blob.substr(space + 1));
+  for (std::size_t r = 0; r < blobs.size(); ++r) {
+    ranks.push_back(decode_rank_times(blobs[r], static_cast<int>(r)));
+    all.wrong += ranks.back().wrong;
   }
+  all.median_s = slowest_rank_median(ranks);
   return all;
 }
 
@@ -251,7 +256,7 @@ Timing measure(ProcessCommunicator& comm, Bootstrap& bootstrap, const ProcessBac
       },
       [&] { buffers.run(options.op); });
   wrong += buffers.count_wrong(options.op);  // the last call
-  return across_ranks(bootstrap, timeout_of(options), median(seconds), wrong);
+  return across_ranks(bootstrap, timeout_of(options), seconds, wrong);
 }
 
 #ifdef MESHREDUCE_HAVE_MPI
@@ -284,7 +289,7 @@ Timing measure_mpi(const ProcessBackendOptions& options, Bootstrap& bootstrap, i
     exact_expected(options.dtype, options.op, devices, 0, i, want);
     wrong += std::memcmp(out.data() + static_cast<std::size_t>(i) * element, want, element) != 0;
   }
-  return across_ranks(bootstrap, timeout_of(options), median(seconds), wrong);
+  return across_ranks(bootstrap, timeout_of(options), seconds, wrong);
 }
 #endif
 
@@ -346,8 +351,9 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
   bootstrap.barrier(timeout_of(options));
   const std::string type(dtype_name(options.dtype)), redop(reduce_op_name(options.op));
   if (rank == 0 && !options.json) {
-    std::printf("# meshreduce bench --backend processes: %s, %s, %s %s, %s buffers, median of %d calls after %d "
-                "warm-up (the slowest rank's); every rank checks every element of its outputs\n",
+    std::printf("# meshreduce bench --backend processes: %s, %s, %s %s, %s buffers, %d calls after %d warm-up, "
+                "each started by a barrier; time: per call the slowest rank's, median over calls; every rank "
+                "checks every element of its outputs\n",
                 options.algorithm.c_str(), job_description(comm).c_str(), type.c_str(), redop.c_str(),
                 options.flags.shared ? "shared-arena" : "private (copied in and out)", options.iterations, options.warmup);
     if (probes) {
@@ -359,7 +365,8 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
                   devices, out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps,
                   in_place->name.c_str(), probes->main().threads,
                   human_bytes(static_cast<double>(probes->main().bytes)).c_str(),
-                  options.flags.shared ? "" : "; private buffers also copy in and out, about 2.5x the bytes");
+                  options.flags.shared ? "" : "; private buffers also copy the ranges peers touch in and out"
+                                                    " (direct, out of place: 1 + 2 (K-1)/K times the bytes)");
     }
     std::printf("#%75s%41s%s\n", "out-of-place", "in-place", mpi ? "    MPI_Allreduce" : "");
     std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s\n", "size", "count", "type", "redop",
@@ -440,7 +447,7 @@ int process_run(const ProcessBackendOptions& options, const std::string& workloa
       },
       [&] { buffers.run(options.op); });
   wrong += buffers.count_wrong(options.op);
-  const Timing timing = across_ranks(bootstrap, timeout_of(options), median(seconds), wrong);
+  const Timing timing = across_ranks(bootstrap, timeout_of(options), seconds, wrong);
   if (comm.rank() == 0) {
     const double t = timing.median_s;
     const std::int64_t per_device = buffers.bytes_per_device();
@@ -451,7 +458,7 @@ int process_run(const ProcessBackendOptions& options, const std::string& workloa
                 std::string(dtype_name(options.dtype)).c_str(), std::string(reduce_op_name(options.op)).c_str(),
                 options.in_place ? "in place" : "out of place", options.flags.shared ? "shared-arena" : "private",
                 plan.buckets.size(), plan.schedule.steps.size(), options.iterations, options.warmup);
-    std::printf("  time %.3f ms (median of the slowest rank), algbw %.2f GB/s, busbw %.2f GB/s\n", t * 1e3,
+    std::printf("  time %.3f ms (per call the slowest rank's, median over calls), algbw %.2f GB/s, busbw %.2f GB/s\n", t * 1e3,
                 algbw_gbps(per_device, t), busbw_gbps(per_device, t, comm.size()));
     const std::string detail = "small-integer inputs, whose " + std::string(reduce_op_name(options.op)) +
                                " is exact in any order; every element of all " + std::to_string(comm.size()) +

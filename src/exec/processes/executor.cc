@@ -58,6 +58,9 @@ ProcessExecution::ProcessExecution(const Program& program, const ProcessProgram&
     completed_.resize(messages_.size());
     transport->reserve(messages_.size());
   }
+  const std::size_t slots = static_cast<std::size_t>(map.devices_of(lowered.rank)) * static_cast<std::size_t>(lowered.tensors);
+  private_inputs_.assign(slots, nullptr);
+  private_outputs_.assign(slots, nullptr);
   std::size_t widest = 0;
   for (const Piece& piece : program.pieces)
     widest = std::max(widest, static_cast<std::size_t>(std::max(piece.sources, piece.destinations)));
@@ -78,6 +81,19 @@ std::uint64_t ProcessExecution::locator_of(const void* data, std::size_t bytes, 
   return staging;
 }
 
+// Copies the ranges of a private buffer that peers touch between it and the segment.
+namespace {
+void copy_ranges(std::byte* to, const std::byte* from, std::span<const ElementRange> ranges, std::size_t element) {
+  for (const ElementRange& range : ranges) {
+    const auto at = static_cast<std::size_t>(range.begin) * element;
+    std::memcpy(to + at, from + at, static_cast<std::size_t>(range.end - range.begin) * element);
+  }
+}
+}  // namespace
+
+// Private buffers pass through the segment only where peers touch them (ProcessProgram::
+// shared_inputs/outputs); this process's own refs use them where they are. An input reduced in
+// place is staged whole: its own steps may write its output, the same memory, before reading it.
 void ProcessExecution::stage(const LocalBuffers& buffers) {
   const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
   const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
@@ -90,7 +106,14 @@ void ProcessExecution::stage(const LocalBuffers& buffers) {
       const auto bytes = static_cast<std::size_t>(input.bytes());
       const std::uint64_t in = locator_of(input.data, bytes, layout.staging_input[slot]);
       const std::uint64_t out = locator_of(output.data, bytes, layout.staging_output[slot]);
-      if ((in & kInArena) == 0 && bytes > 0) std::memcpy(mine.plan + in, input.data, bytes);
+      const bool in_place = input.data == output.data;
+      const auto* user_input = static_cast<const std::byte*>(input.data);
+      private_inputs_[slot] = (in & kInArena) == 0 && !in_place ? user_input : nullptr;
+      private_outputs_[slot] = (out & kInArena) == 0 ? static_cast<std::byte*>(output.data) : nullptr;
+      if ((in & kInArena) == 0 && bytes > 0) {
+        if (in_place) std::memcpy(mine.plan + in, input.data, bytes);
+        else copy_ranges(mine.plan + in, user_input, lowered_.shared_inputs[slot], dtype_size(input.dtype));
+      }
       const int l = static_cast<int>(local);
       shared_flag(mine.plan, layout.locator(l, n, BufferKind::input, tensors)).store(in, std::memory_order_relaxed);
       shared_flag(mine.plan, layout.locator(l, n, BufferKind::output, tensors)).store(out, std::memory_order_relaxed);
@@ -99,6 +122,23 @@ void ProcessExecution::stage(const LocalBuffers& buffers) {
   // Publishes the staged data and locators: a peer that sees this value may use them.
   shared_flag(mine.plan, layout.ready).store(call_, std::memory_order_release);
   post_receives();
+}
+
+void ProcessExecution::copy_out(const LocalBuffers& buffers) {
+  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
+  const int tensors = lowered_.tensors;
+  for (std::size_t local = 0; local < buffers.outputs.size(); ++local)
+    for (int n = 0; n < tensors; ++n) {
+      const auto slot = local * static_cast<std::size_t>(tensors) + static_cast<std::size_t>(n);
+      std::byte* output = private_outputs_[slot];
+      if (output == nullptr) continue;
+      const std::uint64_t at =
+          shared_flag(mine.plan, lowered_.layouts[static_cast<std::size_t>(lowered_.rank)].locator(
+                                     static_cast<int>(local), n, BufferKind::output, tensors))
+              .load(std::memory_order_relaxed);
+      copy_ranges(output, mine.plan + at, lowered_.shared_outputs[slot],
+                  dtype_size(buffers.outputs[local][static_cast<std::size_t>(n)].dtype));
+    }
 }
 
 // Message states within a call.
@@ -117,7 +157,7 @@ void ProcessExecution::post_receives() {
       std::size_t bytes = 0;
       if (message.piece >= 0) {
         const Piece& piece = program_.pieces[static_cast<std::size_t>(message.piece)];
-        data = address(program_.refs[static_cast<std::size_t>(piece.first_ref + piece.sources)], dtype_size(piece.dtype));
+        data = address_of(piece.first_ref + piece.sources, dtype_size(piece.dtype));
         bytes = static_cast<std::size_t>(piece.count) * dtype_size(piece.dtype);
       }
       transport_->start_receive(message.peer, message.tag, data, bytes, static_cast<std::size_t>(m));
@@ -134,7 +174,7 @@ void ProcessExecution::send(const LocalStep& local) {
     std::size_t bytes = 0;
     if (message.piece >= 0) {
       const Piece& piece = program_.pieces[static_cast<std::size_t>(message.piece)];
-      data = address(program_.refs[static_cast<std::size_t>(piece.first_ref)], dtype_size(piece.dtype));
+      data = address_of(piece.first_ref, dtype_size(piece.dtype));
       bytes = static_cast<std::size_t>(piece.count) * dtype_size(piece.dtype);
     }
     transport_->start_send(message.peer, message.tag, data, bytes, m);
@@ -197,6 +237,18 @@ std::byte* ProcessExecution::address(const PhysicalRef& ref, std::size_t element
     base = ((locator & kInArena) != 0 ? peer.arena : peer.plan) + (locator & ~kInArena);
   }
   return base + static_cast<std::size_t>(ref.offset) * element;
+}
+
+std::byte* ProcessExecution::address_of(int index, std::size_t element) const {
+  const PhysicalRef& ref = program_.refs[static_cast<std::size_t>(index)];
+  if (lowered_.own_refs[static_cast<std::size_t>(index)] != 0) {
+    const auto slot = static_cast<std::size_t>(map_.local_of[static_cast<std::size_t>(ref.device)]) *
+                          static_cast<std::size_t>(lowered_.tensors) +
+                      static_cast<std::size_t>(ref.index);
+    std::byte* base = ref.kind == BufferKind::input ? const_cast<std::byte*>(private_inputs_[slot]) : private_outputs_[slot];
+    if (base != nullptr) return base + static_cast<std::size_t>(ref.offset) * element;
+  }
+  return address(ref, element);
 }
 
 void ProcessExecution::fail(const std::string& message) {
@@ -316,10 +368,9 @@ void ProcessExecution::run_step(const LocalStep& local) {
   for (int i = 0; i < step.pieces; ++i) {
     const Piece& piece = program_.pieces[static_cast<std::size_t>(step.first_piece + i)];
     const std::size_t element = dtype_size(piece.dtype);
-    const PhysicalRef* refs = program_.refs.data() + piece.first_ref;
-    for (int r = 0; r < piece.sources; ++r) sources_[static_cast<std::size_t>(r)] = address(refs[r], element);
+    for (int r = 0; r < piece.sources; ++r) sources_[static_cast<std::size_t>(r)] = address_of(piece.first_ref + r, element);
     for (int r = 0; r < piece.destinations; ++r)
-      destinations_[static_cast<std::size_t>(r)] = address(refs[piece.sources + r], element);
+      destinations_[static_cast<std::size_t>(r)] = address_of(piece.first_ref + piece.sources + r, element);
     run_kernel({piece.kind, piece.dtype, program_.op, piece.average, program_.num_devices, piece.count,
                 std::span(sources_.data(), static_cast<std::size_t>(piece.sources)),
                 std::span(destinations_.data(), static_cast<std::size_t>(piece.destinations)), piece.stream});
@@ -357,17 +408,7 @@ void ProcessExecution::run(const LocalBuffers& buffers) {
     fail("in call " + std::to_string(call_) + ": " + error.what());  // peers print "rank R failed <this>"
     throw;
   }
-  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
-  const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
-  for (std::size_t local = 0; local < buffers.outputs.size(); ++local)
-    for (int n = 0; n < lowered_.tensors; ++n) {
-      const TensorView& output = buffers.outputs[local][static_cast<std::size_t>(n)];
-      const std::uint64_t at =
-          shared_flag(mine.plan, layout.locator(static_cast<int>(local), n, BufferKind::output, lowered_.tensors))
-              .load(std::memory_order_relaxed);
-      if ((at & kInArena) == 0 && output.count > 0)
-        std::memcpy(output.data, mine.plan + at, static_cast<std::size_t>(output.bytes()));
-    }
+  copy_out(buffers);
 }
 
 }  // namespace meshreduce::detail

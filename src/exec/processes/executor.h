@@ -82,6 +82,9 @@ class ProcessExecution {
   };
   std::string stall_report(int process) const;
   std::byte* address(const PhysicalRef& ref, std::size_t element) const;
+  // Program ref `index`: the user's private buffer for this process's own refs (own_refs), else address().
+  std::byte* address_of(int index, std::size_t element) const;
+  void copy_out(const LocalBuffers& buffers);
   std::uint64_t locator_of(const void* data, std::size_t bytes, std::size_t staging) const;
 
   const Program& program_;
@@ -117,6 +120,10 @@ class ProcessExecution {
   std::vector<std::size_t> completed_;  // test_some's answer
   int receives_left_ = 0;
   std::vector<std::uint64_t> ready_seen_;  // per process: the last call its ready flag was seen for
+  // This call's private buffers, per local tensor slot: where own refs read and write (null:
+  // the tensor is in the arena, or an input read in place, which is staged whole).
+  std::vector<const std::byte*> private_inputs_;
+  std::vector<std::byte*> private_outputs_;
   std::vector<const void*> sources_;
   std::vector<void*> destinations_;
 };

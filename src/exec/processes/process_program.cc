@@ -64,6 +64,60 @@ SegmentLayout layout_of(const Program& program, std::span<const TensorSpec> tens
   return layout;
 }
 
+// A ref's elements of one local tensor: who touches them and, for this process's own refs, which.
+struct Touch {
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+  int ref = -1;  // -1: a peer's access
+};
+
+// Overlapping accesses form clusters (sorted by start, a cluster ends where the next access
+// starts past everything so far). A cluster with a peer's access is staged whole (adjacent
+// staged clusters are copied as one range); this process's refs in any other cluster run on
+// the private buffer.
+void classify(std::vector<Touch>& touches, std::vector<std::uint8_t>& own_refs, std::vector<ElementRange>& shared) {
+  std::sort(touches.begin(), touches.end(), [](const Touch& a, const Touch& b) { return a.begin < b.begin; });
+  for (std::size_t first = 0; first < touches.size();) {
+    std::size_t last = first;
+    std::int64_t end = touches[first].end;
+    bool peer = touches[first].ref < 0;
+    while (last + 1 < touches.size() && touches[last + 1].begin < end) {
+      ++last;
+      end = std::max(end, touches[last].end);
+      peer = peer || touches[last].ref < 0;
+    }
+    if (peer && !shared.empty() && shared.back().end == touches[first].begin) shared.back().end = end;  // one copy
+    else if (peer) shared.push_back({touches[first].begin, end});
+    else
+      for (std::size_t t = first; t <= last; ++t) own_refs[static_cast<std::size_t>(touches[t].ref)] = 1;
+    first = last + 1;
+  }
+}
+
+void find_own_refs(const Program& program, const ProcessMap& map, const std::vector<int>& step_process, int rank,
+                   int tensors, ProcessProgram& lowered) {
+  const auto slots = static_cast<std::size_t>(map.devices_of(rank)) * static_cast<std::size_t>(tensors);
+  std::vector<std::vector<Touch>> inputs(slots), outputs(slots);
+  for (const Piece& piece : program.pieces) {
+    const bool here = step_process[static_cast<std::size_t>(piece.step)] == rank;
+    for (int r = piece.first_ref; r < piece.first_ref + piece.sources + piece.destinations; ++r) {
+      const PhysicalRef& ref = program.refs[static_cast<std::size_t>(r)];
+      const auto device = static_cast<std::size_t>(ref.device);
+      if (ref.kind == BufferKind::scratch || map.process_of[device] != rank || piece.count == 0) continue;
+      const auto slot = static_cast<std::size_t>(map.local_of[device]) * static_cast<std::size_t>(tensors) +
+                        static_cast<std::size_t>(ref.index);
+      (ref.kind == BufferKind::input ? inputs : outputs)[slot].push_back({ref.offset, ref.offset + piece.count, here ? r : -1});
+    }
+  }
+  lowered.own_refs.assign(program.refs.size(), 0);
+  lowered.shared_inputs.resize(slots);
+  lowered.shared_outputs.resize(slots);
+  for (std::size_t slot = 0; slot < slots; ++slot) {
+    classify(inputs[slot], lowered.own_refs, lowered.shared_inputs[slot]);
+    classify(outputs[slot], lowered.own_refs, lowered.shared_outputs[slot]);
+  }
+}
+
 }  // namespace
 
 ProcessMap make_process_map(std::span<const int> devices_per_process) {
@@ -148,6 +202,7 @@ ProcessProgram lower_for_process(const Schedule& schedule, const Program& progra
     local.peers = static_cast<int>(lowered.peers.size()) - local.first_peer;
     lowered.steps.push_back(local);
   }
+  find_own_refs(program, map, lowered.step_process, rank, lowered.tensors, lowered);
   return lowered;
 }
 

@@ -79,6 +79,13 @@ struct LocalStep {
   int peers = 0;
 };
 
+// Elements [begin, end) of a tensor.
+struct ElementRange {
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+  bool operator==(const ElementRange&) const = default;
+};
+
 struct ProcessProgram {
   int rank = 0;
   int tensors = 0;
@@ -90,6 +97,16 @@ struct ProcessProgram {
   std::vector<int> peers;
   std::vector<int> final_waits;   // steps of other processes that read or write this process's memory
   std::vector<SegmentLayout> layouts;  // per process
+  // Private buffers: what of them must pass through the segment. An element of a local
+  // tensor that no other process reads or writes need not be copied in or out: this process
+  // can read its input and write its output where the user holds them. Per ref of the program:
+  // 1 when this process runs it on one of its own devices' tensors and every element the ref
+  // covers is touched by this process alone (nor by a ref of its own that overlaps one a peer
+  // touches, so each element has one home in a call). Per local tensor slot (local * tensors +
+  // tensor): the sorted, disjoint ranges that peers touch, which are staged.
+  std::vector<std::uint8_t> own_refs;
+  std::vector<std::vector<ElementRange>> shared_inputs;
+  std::vector<std::vector<ElementRange>> shared_outputs;
 };
 
 // `program` is `schedule` lowered by lower_schedule (the schedule gives each step's device);

@@ -24,10 +24,10 @@ inline constexpr double kAssumedNetworkGbps = 11.9;
 // its bytes out and in: a port is full duplex).
 double predict_across_machines(const Schedule& schedule, double memory_time, std::span<const int> machine_of_device);
 
-// `machine_of_device[d]`: the machine of schedule device d (all zero: one machine).
+// `machine_of_device[d]`: the machine of schedule device d (empty or all zero: one machine).
 // Throws Unsupported when the named algorithm declines the devices or groups.
 Plan plan_for_processes(std::span<const TensorSpec> layout, ReduceOp op, int num_devices,
                         const std::vector<std::vector<int>>& groups, const ProcessCommunicatorOptions& options,
-                        std::span<const int> machine_of_device);
+                        std::span<const int> machine_of_device = {});
 
 }  // namespace meshreduce::detail

@@ -330,8 +330,7 @@ void ProcessExecution::await_ready(int process) {
   const BlockedOn blocked(*this, process);
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.ready), call_,
                                     shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
-  if (result == WaitResult::failed ||
-      (result == WaitResult::timed_out && shared_flag(peers_[p].plan, layout.failed).load(std::memory_order_acquire) != 0))
+  if (result == WaitResult::failed)
     throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)
     throw TimeoutError("rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
@@ -347,8 +346,7 @@ void ProcessExecution::await_step(int step) {
   const BlockedOn blocked(*this, process);
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.flag(step)), call_,
                                     shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
-  if (result == WaitResult::failed ||
-      (result == WaitResult::timed_out && shared_flag(peers_[p].plan, layout.failed).load(std::memory_order_acquire) != 0))
+  if (result == WaitResult::failed)
     throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)
     throw TimeoutError("rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +

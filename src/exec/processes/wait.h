@@ -23,6 +23,8 @@ enum class WaitResult : std::uint8_t { reached, failed, timed_out };
 
 // Waits until `flag` >= `value` (acquire), or `failed` is nonzero, or `timeout` passes;
 // `poll()` runs every round (the transport's progress: the flag may be this process's own).
+// A peer that failed while the deadline passed is `failed`, not `timed_out`: the failure names
+// the process at fault, where a timeout would name the one waited for.
 template <typename Poll>
 WaitResult wait_at_least(std::atomic_ref<std::uint64_t> flag, std::uint64_t value, std::atomic_ref<std::uint64_t> failed,
                          std::chrono::milliseconds timeout, Poll&& poll) {
@@ -32,7 +34,8 @@ WaitResult wait_at_least(std::atomic_ref<std::uint64_t> flag, std::uint64_t valu
     poll();
     if (flag.load(std::memory_order_acquire) >= value) return WaitResult::reached;
     if (failed.load(std::memory_order_acquire) != 0) return WaitResult::failed;
-    if (round >= kPauseRounds && std::chrono::steady_clock::now() >= deadline) return WaitResult::timed_out;
+    if (round >= kPauseRounds && std::chrono::steady_clock::now() >= deadline)
+      return failed.load(std::memory_order_acquire) != 0 ? WaitResult::failed : WaitResult::timed_out;
     spin_wait(round);
   }
 }

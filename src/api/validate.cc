@@ -111,16 +111,23 @@ std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorVie
 
 void validate_layout(std::span<const TensorSpec> layout) {
   limits::check_range("tensors of the layout", static_cast<std::int64_t>(layout.size()), 0, limits::kMaxTensors);
+  // Every call runs this: messages are built only for the tensor at fault (the limits.h checks
+  // below throw whenever they are reached).
   std::int64_t bytes = 0;
   for (std::size_t n = 0; n < layout.size(); ++n) {
-    const std::string tensor = "tensor " + std::to_string(n);
-    limits::check_range(tensor + ": elements", layout[n].count, 0, limits::kMaxTensorElements);
-    const auto size = static_cast<std::int64_t>(dtype_size(layout[n].dtype));
+    const TensorSpec& spec = layout[n];
+    if (spec.count < 0 || spec.count > limits::kMaxTensorElements)
+      limits::check_range("tensor " + std::to_string(n) + ": elements", spec.count, 0, limits::kMaxTensorElements);
+    const auto size = static_cast<std::int64_t>(dtype_size(spec.dtype));
     if (size == 0)
-      throw InvalidArgument(tensor + ": unknown dtype " + std::to_string(static_cast<int>(layout[n].dtype)));
-    bytes = limits::checked_add("bytes of the layout's tensors 0.." + std::to_string(n), bytes,
-                                limits::checked_mul(tensor + ": bytes", layout[n].count, size, limits::kMaxTotalBytes),
-                                limits::kMaxTotalBytes);
+      throw InvalidArgument("tensor " + std::to_string(n) + ": unknown dtype " +
+                            std::to_string(static_cast<int>(spec.dtype)));
+    static_assert(limits::kMaxTensorElements * 8 <= limits::kMaxTotalBytes, "a tensor's bytes cannot overflow");
+    const std::int64_t tensor_bytes = spec.count * size;
+    if (tensor_bytes > limits::kMaxTotalBytes - bytes)
+      limits::checked_add("bytes of the layout's tensors 0.." + std::to_string(n), bytes, tensor_bytes,
+                          limits::kMaxTotalBytes);
+    bytes += tensor_bytes;
   }
 }
 

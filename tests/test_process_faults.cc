@@ -258,15 +258,28 @@ TEST(ProcessFaults, AStallingOrRaisingProcessMakesEveryOtherFailNamingIt) {
 // time out when a process waits a while for a core.
 constexpr auto kStallTimeout = 2000ms;
 
-// As Horovod's stall check: which rank, which of its tensors it has not submitted, how far it
-// got, and for how long nothing moved.
-TEST(ProcessFaults, AStallBeforeSubmittingIsReportedWithTheTensorsAndHowLong) {
+// Two forked processes on a fresh store directory, each with a communicator of kStallTimeout;
+// `body(rank, comm, directory)` is each one's part and returns its result text.
+template <typename Body>
+std::vector<ChildResult> run_stall_report_job(Body body) {
   const auto directory = fresh_store_directory();
-  const auto results = run_forked_in(directory, 2, [&](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+  auto results = run_forked_in(directory, 2, [&](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
     auto options = fault_options();
     options.timeout = kStallTimeout;
     meet(*bootstrap);
     ProcessCommunicator comm(bootstrap, options);
+    return body(rank, comm, directory);
+  });
+  std::error_code ignored;
+  std::filesystem::remove_all(directory, ignored);
+  return results;
+}
+
+// As Horovod's stall check: which rank, which of its tensors it has not submitted, how far it
+// got, and for how long nothing moved.
+TEST(ProcessFaults, AStallBeforeSubmittingIsReportedWithTheTensorsAndHowLong) {
+  const auto results = run_stall_report_job([](int rank, ProcessCommunicator& comm,
+                                                const std::filesystem::path& directory) -> std::string {
     const ProcessJob job{DType::f32, ReduceOp::sum, false, false, {1000, 3, 70000}};
     const auto start = Clock::now();
     if (auto problem = run_process_job(comm, job); !problem.empty()) return "clean call: " + problem;
@@ -280,8 +293,6 @@ TEST(ProcessFaults, AStallBeforeSubmittingIsReportedWithTheTensorsAndHowLong) {
     }
     return "no error";
   });
-  std::error_code ignored;
-  std::filesystem::remove_all(directory, ignored);
   const std::size_t bar = results[0].text.rfind('|');
   ASSERT_NE(bar, std::string::npos) << results[0].text;
   const std::string report = results[0].text.substr(0, bar);
@@ -301,15 +312,11 @@ TEST(ProcessFaults, AStallBeforeSubmittingIsReportedWithTheTensorsAndHowLong) {
 }
 
 TEST(ProcessFaults, AStallMidCallIsReportedWithTheStepsDone) {
-  const auto directory = fresh_store_directory();
-  const auto results = run_forked_in(directory, 2, [&](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
-    auto options = fault_options();
-    options.timeout = kStallTimeout;
-    meet(*bootstrap);
-    ProcessCommunicator comm(bootstrap, options);
+  const auto results = run_stall_report_job([](int rank, ProcessCommunicator& comm,
+                                                const std::filesystem::path& directory) -> std::string {
     if (rank == 1) {
       auto hooks = std::make_shared<detail::ProcessExecutionHooks>();
-      hooks->before_step = [&directory](const detail::ProcessStepEvent& event) {
+      hooks->before_step = [directory](const detail::ProcessStepEvent& event) {
         if (event.index == 2) stall_until_done(directory, {0});
       };
       detail::ProcessCommunicatorTesting::set_hooks(comm, hooks);
@@ -322,8 +329,6 @@ TEST(ProcessFaults, AStallMidCallIsReportedWithTheStepsDone) {
     }
     return "no error";
   });
-  std::error_code ignored;
-  std::filesystem::remove_all(directory, ignored);
   expect_contains(results[0].text, {"rank 0 waited 2000 ms for step ", " on rank 1 in call 1: rank 1 submitted its "
                                     "tensors of call 1 and did 2 of its ", " steps; no progress for "});
 }

@@ -268,36 +268,38 @@ std::int64_t FusedTiles(const FusedArgs& args, std::int64_t begin, bool stream) 
     auto m1 = magnitude(srcs[0] + i + nf);
     auto n0 = hn::Sub(m0, one);
     auto n1 = hn::Sub(m1, one);
+    const auto track = [&](std::size_t k) {
+      const auto x0 = magnitude(srcs[k] + i);
+      const auto x1 = magnitude(srcs[k] + i + nf);
+      m0 = hn::Max(m0, x0);
+      m1 = hn::Max(m1, x1);
+      n0 = hn::Min(n0, hn::Sub(x0, one));
+      n1 = hn::Min(n1, hn::Sub(x1, one));
+    };
     auto a0 = hn::Zero(dd);
     auto a1 = a0;
     auto a2 = a0;
     auto a3 = a0;
-    if (plain_likely) {
+    const auto start_sums = [&] {
       a0 = widened(srcs[0] + i);
       a1 = widened(srcs[0] + i + nd);
       a2 = widened(srcs[0] + i + 2 * nd);
       a3 = widened(srcs[0] + i + 3 * nd);
+    };
+    const auto add_to_sums = [&](std::size_t k) {
+      a0 = hn::Add(a0, widened(srcs[k] + i));
+      a1 = hn::Add(a1, widened(srcs[k] + i + nd));
+      a2 = hn::Add(a2, widened(srcs[k] + i + 2 * nd));
+      a3 = hn::Add(a3, widened(srcs[k] + i + 3 * nd));
+    };
+    if (plain_likely) {
+      start_sums();
       for (std::size_t k = 1; k < k_count; ++k) {
-        const auto x0 = magnitude(srcs[k] + i);
-        const auto x1 = magnitude(srcs[k] + i + nf);
-        m0 = hn::Max(m0, x0);
-        m1 = hn::Max(m1, x1);
-        n0 = hn::Min(n0, hn::Sub(x0, one));
-        n1 = hn::Min(n1, hn::Sub(x1, one));
-        a0 = hn::Add(a0, widened(srcs[k] + i));
-        a1 = hn::Add(a1, widened(srcs[k] + i + nd));
-        a2 = hn::Add(a2, widened(srcs[k] + i + 2 * nd));
-        a3 = hn::Add(a3, widened(srcs[k] + i + 3 * nd));
+        track(k);
+        add_to_sums(k);
       }
     } else {
-      for (std::size_t k = 1; k < k_count; ++k) {
-        const auto x0 = magnitude(srcs[k] + i);
-        const auto x1 = magnitude(srcs[k] + i + nf);
-        m0 = hn::Max(m0, x0);
-        m1 = hn::Max(m1, x1);
-        n0 = hn::Min(n0, hn::Sub(x0, one));
-        n1 = hn::Min(n1, hn::Sub(x1, one));
-      }
+      for (std::size_t k = 1; k < k_count; ++k) track(k);
     }
     // Every input a multiple of the quantum 2^-s (exponent fields of the largest and the smallest
     // nonzero magnitude at most bits - 24 apart): the plain sum is the exact sum.
@@ -309,16 +311,8 @@ std::int64_t FusedTiles(const FusedArgs& args, std::int64_t begin, bool stream) 
     const auto spread1 = spread(m1, n1);
     const bool plain = hn::AllTrue(di, hn::Lt(hn::Max(spread0, spread1), exact_spread_limit));
     if (plain && !plain_likely) {  // the sums, reading the tile again (from L1)
-      a0 = widened(srcs[0] + i);
-      a1 = widened(srcs[0] + i + nd);
-      a2 = widened(srcs[0] + i + 2 * nd);
-      a3 = widened(srcs[0] + i + 3 * nd);
-      for (std::size_t k = 1; k < k_count; ++k) {
-        a0 = hn::Add(a0, widened(srcs[k] + i));
-        a1 = hn::Add(a1, widened(srcs[k] + i + nd));
-        a2 = hn::Add(a2, widened(srcs[k] + i + 2 * nd));
-        a3 = hn::Add(a3, widened(srcs[k] + i + 3 * nd));
-      }
+      start_sums();
+      for (std::size_t k = 1; k < k_count; ++k) add_to_sums(k);
     }
     plain_likely = plain;
     if (plain) {

@@ -14,11 +14,13 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "arg_checks.h"
 #include "cli_common.h"
 #include "meshreduce/error.h"
 #include "meshreduce/process_communicator.h"
+#include "probe_cpus.h"
 #include "rank_timing.h"
 #include "stream_probe.h"
 #ifdef MESHREDUCE_HAVE_MPI
@@ -206,49 +208,59 @@ ProcessCommunicatorOptions communicator_options(const ProcessBackendOptions& opt
   return result;
 }
 
-// Seconds of this rank's timed calls, each started together with every rank's (a barrier, after
-// `prepare`, which stays outside the clock).
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// This rank's timed calls on its steady clock, each started together with every rank's (a
+// barrier, after `prepare`, which stays outside the clock).
 template <typename Prepare, typename Call>
-std::vector<double> timed(Bootstrap& bootstrap, std::chrono::milliseconds timeout, int warmup, int iterations,
-                          Prepare&& prepare, Call&& call) {
-  std::vector<double> seconds;
+std::vector<CallSpan> timed(Bootstrap& bootstrap, std::chrono::milliseconds timeout, int warmup, int iterations,
+                            Prepare&& prepare, Call&& call) {
+  std::vector<CallSpan> spans;
   for (int i = 0; i < warmup + iterations; ++i) {
     prepare(i);
     bootstrap.barrier(timeout);
-    const auto start = Clock::now();
+    const std::int64_t start = now_ns();
     call();
-    const std::chrono::duration<double> elapsed = Clock::now() - start;
-    if (i >= warmup) seconds.push_back(elapsed.count());
+    const std::int64_t end = now_ns();
+    if (i >= warmup) spans.push_back({start, end});
   }
-  return seconds;
+  return spans;
 }
 
-// The row's time (per call the slowest rank's, median over calls: rank_timing.h) and the sum of
-// every rank's wrong elements.
+// The rule every row of this job is timed with: one clock when every rank is on one host
+// (emulated machines included), rank_timing.h. Collective.
+TimingRule job_timing_rule(Bootstrap& bootstrap, std::chrono::milliseconds timeout) {
+  return timing_rule_for(bootstrap.all_gather(clock_domain(), timeout));
+}
+
+// The row's time (per call under `rule`, median over calls: rank_timing.h) and the sum of every
+// rank's wrong elements.
 struct Timing {
   double median_s = 0;
   std::int64_t wrong = 0;
 };
-Timing across_ranks(Bootstrap& bootstrap, std::chrono::milliseconds timeout, std::vector<double> seconds,
-                    std::int64_t wrong) {
-  const auto blobs = bootstrap.all_gather(encode_rank_times({std::move(seconds), wrong}), timeout);
+Timing across_ranks(Bootstrap& bootstrap, std::chrono::milliseconds timeout, TimingRule rule,
+                    std::vector<CallSpan> spans, std::int64_t wrong) {
+  const auto blobs = bootstrap.all_gather(encode_rank_times({std::move(spans), wrong}), timeout);
   std::vector<RankTimes> ranks;
   Timing all;
   for (std::size_t r = 0; r < blobs.size(); ++r) {
     ranks.push_back(decode_rank_times(blobs[r], static_cast<int>(r)));
     all.wrong += ranks.back().wrong;
   }
-  all.median_s = slowest_rank_median(ranks);
+  all.median_s = row_seconds(ranks, rule);
   return all;
 }
 
 // One size, out of place or in place: every call timed, the first and the last checked on every
 // rank (as the thread backend's time_calls).
 Timing measure(ProcessCommunicator& comm, Bootstrap& bootstrap, const ProcessBackendOptions& options,
-               std::int64_t count, bool in_place) {
+               TimingRule rule, std::int64_t count, bool in_place) {
   Buffers buffers(comm, {count}, options.dtype, options.flags.shared, in_place);
   std::int64_t wrong = 0;
-  const auto seconds = timed(
+  auto spans = timed(
       bootstrap, timeout_of(options), options.warmup, options.iterations,
       [&](int i) {
         if (i == 1) wrong += buffers.count_wrong(options.op);  // the first call
@@ -256,7 +268,7 @@ Timing measure(ProcessCommunicator& comm, Bootstrap& bootstrap, const ProcessBac
       },
       [&] { buffers.run(options.op); });
   wrong += buffers.count_wrong(options.op);  // the last call
-  return across_ranks(bootstrap, timeout_of(options), seconds, wrong);
+  return across_ranks(bootstrap, timeout_of(options), rule, std::move(spans), wrong);
 }
 
 #ifdef MESHREDUCE_HAVE_MPI
@@ -276,11 +288,12 @@ bool mpi_comparable(const ProcessBackendOptions& options, const Job& job) {
 }
 
 // MPI_Allreduce of the same inputs into private buffers, timed and checked as ours.
-Timing measure_mpi(const ProcessBackendOptions& options, Bootstrap& bootstrap, int rank, int devices, std::int64_t count) {
+Timing measure_mpi(const ProcessBackendOptions& options, Bootstrap& bootstrap, TimingRule rule, int rank, int devices,
+                   std::int64_t count) {
   const std::size_t element = dtype_size(options.dtype);
   std::vector<std::byte> in(static_cast<std::size_t>(count) * element), out(in.size());
   for (std::int64_t i = 0; i < count; ++i) store_value(options.dtype, in.data(), i, TestBuffers::value(rank, 0, i));
-  const auto seconds = timed(bootstrap, timeout_of(options), options.warmup, options.iterations, [](int) {}, [&] {
+  auto spans = timed(bootstrap, timeout_of(options), options.warmup, options.iterations, [](int) {}, [&] {
     MPI_Allreduce(in.data(), out.data(), static_cast<int>(count), mpi_type(options.dtype), MPI_SUM, MPI_COMM_WORLD);
   });
   std::int64_t wrong = 0;
@@ -289,7 +302,7 @@ Timing measure_mpi(const ProcessBackendOptions& options, Bootstrap& bootstrap, i
     exact_expected(options.dtype, options.op, devices, 0, i, want);
     wrong += std::memcmp(out.data() + static_cast<std::size_t>(i) * element, want, element) != 0;
   }
-  return across_ranks(bootstrap, timeout_of(options), seconds, wrong);
+  return across_ranks(bootstrap, timeout_of(options), rule, std::move(spans), wrong);
 }
 #endif
 
@@ -320,6 +333,22 @@ std::string job_description(const ProcessCommunicator& comm) {
          (comm.groups().empty() ? std::string("the algorithm's own") : describe_groups(comm.groups())) + ")";
 }
 
+// The bytes of a row of about `bytes`: whole elements, at least one.
+std::int64_t size_of(std::int64_t bytes, DType dtype) {
+  const auto element = static_cast<std::int64_t>(dtype_size(dtype));
+  return std::max<std::int64_t>(bytes / element, 1) * element;
+}
+
+// The algorithms a plan runs, in bucket order, each named once ("direct", "ring+direct").
+std::string algorithms_of(const Plan& plan) {
+  std::vector<std::string> names;
+  for (const BucketChoice& choice : plan.choices)
+    if (std::find(names.begin(), names.end(), choice.algorithm) == names.end()) names.push_back(choice.algorithm);
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : "+") + name;
+  return text.empty() ? "-" : text;
+}
+
 std::int64_t total_wrong_of(const nlohmann::json& rows) {
   std::int64_t wrong = 0;
   for (const auto& row : rows) wrong += row["wrong"].get<std::int64_t>() + row["in_place"]["wrong"].get<std::int64_t>();
@@ -341,48 +370,68 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
 #ifdef MESHREDUCE_HAVE_MPI
   mpi = mpi_comparable(options, job);
 #endif
+  const auto domains = bootstrap.all_gather(clock_domain(), timeout_of(options));
+  const TimingRule rule = timing_rule_for(domains);
+  auto cpus = bootstrap.all_gather(allowed_cpus(), timeout_of(options));
 
-  // B, measured by rank 0 while the others wait (the probe uses every core), in the same run.
+  // B, measured by rank 0 in the same run while the others wait, on every CPU that the ranks of
+  // its host run on (probe_cpus.h), for every size of the sweep before the first is timed.
   std::unique_ptr<BoundProbes> probes;
-  if (options.probe_bytes > 0 && rank == 0)
+  std::string probe_cpus;  // where the probe ran, for the header
+  if (options.probe_bytes > 0 && rank == 0) {
+    for (std::size_t r = 0; r < cpus.size(); ++r)
+      if (domains[r] != domains[0]) cpus[r].clear();  // another host's CPUs
+    const cpu_set_t job_cpus = union_of_cpus(cpus);
+    std::optional<RunOnCpus> on_job_cpus;
+    try {
+      on_job_cpus.emplace(job_cpus);
+      probe_cpus = "the " + std::to_string(cpu_count(job_cpus)) + " CPUs of the ranks on this host";
+    } catch (const Error& error) {  // a bound from rank 0's CPUs alone may be too low: say so
+      probe_cpus = "rank 0's CPUs " + cpus[0] + " only (" + error.what() + ")";
+    }
     probes = std::make_unique<BoundProbes>(
         measure_stream_probe(devices, options.probe_bytes, options.probe_threads, kMainProbeRounds), devices,
         options.probe_threads);
+    for (const std::int64_t bytes : bytes_per_process)
+      for (const bool in_place : {false, true}) probes->bound_seconds(size_of(bytes, options.dtype), in_place);
+  }
   bootstrap.barrier(timeout_of(options));
   const std::string type(dtype_name(options.dtype)), redop(reduce_op_name(options.op));
   if (rank == 0 && !options.json) {
     std::printf("# meshreduce bench --backend processes: %s, %s, %s %s, %s buffers, %d calls after %d warm-up, "
-                "each started by a barrier; time: per call the slowest rank's, median over calls; every rank "
-                "checks every element of its outputs\n",
+                "each started by a barrier; every rank checks every element of its outputs\n# time: %s\n",
                 options.algorithm.c_str(), job_description(comm).c_str(), type.c_str(), redop.c_str(),
-                options.flags.shared ? "shared-arena" : "private (copied in and out)", options.iterations, options.warmup);
+                options.flags.shared ? "shared-arena" : "private (copied in and out)", options.iterations, options.warmup,
+                describe_timing_rule(rule).c_str());
+    std::printf("# algorithm: the plan's (the planner's pick for auto), one plan per size for out of place and in place\n");
     if (probes) {
       const ProbeKernel* out_of_place = best_kernel_for(probes->main(), false);
       const ProbeKernel* in_place = best_kernel_for(probes->main(), true);
       std::printf("# bound: an allreduce of S bytes per device over K = %d moves >= 2 K S bytes, so t >= 2 K S / B with"
-                  " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place, %d threads over %s;\n# \"bound\" = that"
-                  " time / measured time (<= 1)%s\n",
+                  " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place, %d threads on %s, over %s;\n#"
+                  " \"bound\" = that time / measured time (<= 1)%s\n",
                   devices, out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps,
-                  in_place->name.c_str(), probes->main().threads,
+                  in_place->name.c_str(), probes->main().threads, probe_cpus.c_str(),
                   human_bytes(static_cast<double>(probes->main().bytes)).c_str(),
                   options.flags.shared ? "" : "; private buffers also copy the ranges peers touch in and out"
                                                     " (direct, out of place: 1 + 2 (K-1)/K times the bytes)");
     }
     std::printf("#%75s%41s%s\n", "out-of-place", "in-place", mpi ? "    MPI_Allreduce" : "");
-    std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s\n", "size", "count", "type", "redop",
+    std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s  %s\n", "size", "count", "type", "redop",
                 "root", "time", "algbw", "busbw", "#wrong", "bound", "time", "algbw", "busbw", "#wrong", "bound",
-                mpi ? " mpi-busbw mpi-#wrong" : "");
+                mpi ? " mpi-busbw mpi-#wrong" : "", "algorithm");
     std::fflush(stdout);
   }
   nlohmann::json rows = nlohmann::json::array();
   for (const std::int64_t bytes : bytes_per_process) {
-    const std::int64_t count = std::max<std::int64_t>(bytes / static_cast<std::int64_t>(dtype_size(options.dtype)), 1);
-    const std::int64_t size = count * static_cast<std::int64_t>(dtype_size(options.dtype));
-    Result out_of_place{measure(comm, bootstrap, options, count, false)};
-    Result in_place{measure(comm, bootstrap, options, count, true)};
+    const std::int64_t size = size_of(bytes, options.dtype);
+    const std::int64_t count = size / static_cast<std::int64_t>(dtype_size(options.dtype));
+    Result out_of_place{measure(comm, bootstrap, options, rule, count, false)};
+    Result in_place{measure(comm, bootstrap, options, rule, count, true)};
+    const std::string pick = algorithms_of(comm.plan(std::vector<TensorSpec>{{count, options.dtype}}, options.op));
     Timing by_mpi;
 #ifdef MESHREDUCE_HAVE_MPI
-    if (mpi) by_mpi = measure_mpi(options, bootstrap, rank, devices, count);
+    if (mpi) by_mpi = measure_mpi(options, bootstrap, rule, rank, devices, count);
 #endif
     if (rank != 0) continue;
     if (probes) {
@@ -393,6 +442,7 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
     nlohmann::json row = result_json(out_of_place, size, devices);
     row["bytes"] = size;
     row["elements"] = count;
+    row["algorithm"] = pick;
     row["in_place"] = result_json(in_place, size, devices);
     if (mpi) row["mpi_allreduce"] = result_json(Result{by_mpi}, size, devices);
     rows.push_back(row);
@@ -403,7 +453,7 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
     print_result(in_place, size, devices);
     if (mpi)
       std::printf(" %9.2f %10lld", busbw_gbps(size, by_mpi.median_s, devices), static_cast<long long>(by_mpi.wrong));
-    std::printf("\n");
+    std::printf("  %s\n", pick.c_str());
     std::fflush(stdout);
   }
   // Every rank's count of wrong elements is in rank 0's rows; the others learn the verdict.
@@ -413,10 +463,11 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
     if (options.json) {
       nlohmann::json out{{"implementation", "meshreduce"}, {"backend", "processes"}, {"algorithm", options.algorithm},
                          {"processes", comm.processes()}, {"machines", comm.machines()}, {"devices", devices},
-                         {"shared", options.flags.shared}, {"dtype", type}, {"op", redop}, {"warmup", options.warmup},
+                         {"shared", options.flags.shared}, {"timing", timing_rule_name(rule)},
+                         {"dtype", type}, {"op", redop}, {"warmup", options.warmup},
                          {"iterations", options.iterations}, {"results", rows}};
       if (probes)
-        out["probe"] = {{"threads", probes->main().threads}, {"bytes", probes->main().bytes},
+        out["probe"] = {{"threads", probes->main().threads}, {"bytes", probes->main().bytes}, {"cpus", probe_cpus},
                         {"best_gbps", probes->main().best_gbps}, {"best_kernel", probes->main().best_kernel}};
       std::printf("%s\n", out.dump(1).c_str());
     } else {
@@ -438,8 +489,9 @@ int process_run(const ProcessBackendOptions& options, const std::string& workloa
   for (std::int64_t count : tensor_elements) layout.push_back({count, options.dtype});
   const Plan& plan = comm.plan(layout, options.op);  // collective: the layout exchange
   Buffers buffers(comm, tensor_elements, options.dtype, options.flags.shared, options.in_place);
+  const TimingRule rule = job_timing_rule(bootstrap, timeout_of(options));
   std::int64_t wrong = 0;
-  const auto seconds = timed(
+  auto spans = timed(
       bootstrap, timeout_of(options), options.warmup, options.iterations,
       [&](int i) {
         if (i == 1) wrong += buffers.count_wrong(options.op);
@@ -447,19 +499,20 @@ int process_run(const ProcessBackendOptions& options, const std::string& workloa
       },
       [&] { buffers.run(options.op); });
   wrong += buffers.count_wrong(options.op);
-  const Timing timing = across_ranks(bootstrap, timeout_of(options), seconds, wrong);
+  const Timing timing = across_ranks(bootstrap, timeout_of(options), rule, std::move(spans), wrong);
   if (comm.rank() == 0) {
     const double t = timing.median_s;
     const std::int64_t per_device = buffers.bytes_per_device();
     std::printf("meshreduce run --backend processes: %s, %s, %s: %zu tensors, %.2f MiB per device\n",
                 options.algorithm.c_str(), job_description(comm).c_str(), workload_name.c_str(), tensor_elements.size(),
                 static_cast<double>(per_device) / (1 << 20));
-    std::printf("  %s %s, %s, %s buffers, %zu buckets, %zu steps, %d iterations after %d warm-up\n",
+    std::printf("  %s %s, %s, %s buffers, %zu buckets (%s), %zu steps, %d iterations after %d warm-up\n",
                 std::string(dtype_name(options.dtype)).c_str(), std::string(reduce_op_name(options.op)).c_str(),
                 options.in_place ? "in place" : "out of place", options.flags.shared ? "shared-arena" : "private",
-                plan.buckets.size(), plan.schedule.steps.size(), options.iterations, options.warmup);
-    std::printf("  time %.3f ms (per call the slowest rank's, median over calls), algbw %.2f GB/s, busbw %.2f GB/s\n", t * 1e3,
-                algbw_gbps(per_device, t), busbw_gbps(per_device, t, comm.size()));
+                plan.buckets.size(), algorithms_of(plan).c_str(), plan.schedule.steps.size(), options.iterations,
+                options.warmup);
+    std::printf("  time %.3f ms, algbw %.2f GB/s, busbw %.2f GB/s; time %s\n", t * 1e3, algbw_gbps(per_device, t),
+                busbw_gbps(per_device, t, comm.size()), describe_timing_rule(rule).c_str());
     const std::string detail = "small-integer inputs, whose " + std::string(reduce_op_name(options.op)) +
                                " is exact in any order; every element of all " + std::to_string(comm.size()) +
                                " devices, each rank checking its own; first and last call";

@@ -3,8 +3,9 @@
 // through a FileStore in a fresh temporary folder and talk TCP over loopback (127.0.0.1) only.
 //
 // Per size, buffers are allocated once and written before timing, and every algorithm runs on them in
-// turn: each iteration is a barrier, then the call; an iteration's time is the slowest rank's, and the
-// size's time is the median over the timed iterations. The algorithm classes (ring, ring_chunked,
+// turn: each iteration is a barrier, then the call between two readings of CLOCK_MONOTONIC
+// (harness_monotonic_s); an iteration lasts from the earliest rank's start to the latest rank's end, and
+// the size's time is the median over the timed iterations. The algorithm classes (ring, ring_chunked,
 // halving_doubling, bcube) reduce in place, so out of place they first copy the input into the output,
 // inside the timed region; `allreduce` is gloo::allreduce(AllreduceOptions), which reads the input and
 // writes the output. "results" holds the fastest algorithm per size; "per_algorithm" holds them all. An
@@ -91,23 +92,27 @@ harness_row measure(const Context& context, const harness_options& o, const std:
   const int rank = context->rank, ranks = context->size;
   const size_t bytes = static_cast<size_t>(elements) * sizeof(T);
   const std::function<void()> call = make_call<T>(name, context, in, out, static_cast<int>(elements), o.in_place, bytes);
-  std::vector<double> seconds;
+  // Per timed call: minus this rank's start and its end, so that one max gives minus the earliest
+  // start and the latest end.
+  std::vector<double> spans;
   int warmup = o.warmup, timed = o.iterations;
   for (int i = 0; i < warmup + timed; ++i) {
     if (o.in_place) harness_fill(o.dtype, out, elements, rank);  // the last call overwrote the input
     gloo::BarrierOptions barrier(context);
     gloo::barrier(barrier);
-    const auto start = std::chrono::steady_clock::now();
+    const double start = harness_monotonic_s();
     call();
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    if (i >= warmup) seconds.push_back(elapsed.count());
-    if (i == 0 && warmup > 0) {  // every rank must agree on the counts: plan on the slowest rank's time
-      std::vector<double> first{elapsed.count()};
+    const double end = harness_monotonic_s();
+    if (i >= warmup) spans.insert(spans.end(), {-start, end});
+    if (i == 0 && warmup > 0) {  // every rank must agree on the counts: plan on the first call's span
+      std::vector<double> first{-start, end};
       reduce_doubles(context, first, true);
-      harness_plan(&o, first[0], &warmup, &timed);
+      harness_plan(&o, first[0] + first[1], &warmup, &timed);
     }
   }
-  reduce_doubles(context, seconds, true);
+  reduce_doubles(context, spans, true);
+  std::vector<double> seconds;
+  for (std::size_t i = 0; i + 1 < spans.size(); i += 2) seconds.push_back(spans[i] + spans[i + 1]);
   std::vector<double> wrong{static_cast<double>(harness_count_wrong(o.dtype, out, elements, ranks))};
   reduce_doubles(context, wrong, false);
   std::memset(static_cast<void*>(out), 0, bytes);  // the next algorithm must not find the answer already there

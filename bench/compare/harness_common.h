@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef enum { DTYPE_F32, DTYPE_F64, DTYPE_F16 } harness_dtype;
 
@@ -128,6 +129,17 @@ static int64_t harness_count_wrong(harness_dtype dtype, const void* out, int64_t
   return wrong;
 }
 
+/* Seconds on CLOCK_MONOTONIC, which every process of this host reads alike (its zero is the boot), as
+ * `meshreduce bench --backend processes` times its calls: a call lasts from the earliest rank's start
+ * to the latest rank's end. The slowest rank's own span would undercount a call whose ranks do not start
+ * together (one may finish its share before another has left the barrier). A double of seconds since
+ * boot keeps better than a nanosecond for decades of uptime. */
+static double harness_monotonic_s(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
+
 static int harness_compare_double(const void* a, const void* b) {
   double x = *(const double*)a, y = *(const double*)b;
   return (x > y) - (x < y);
@@ -175,7 +187,7 @@ static void harness_print_rows(FILE* out, const harness_row* rows, int n, const 
 static void harness_print_header(FILE* out, const char* implementation, const char* version, int ranks,
                                  const harness_options* o) {
   fprintf(out, "{\"implementation\": \"%s\", \"version\": \"%s\", \"devices\": %d, \"dtype\": \"%s\", \"op\": \"sum\", "
-          "\"in_place\": %s, \"warmup\": %d, \"iterations\": %d",
+          "\"in_place\": %s, \"warmup\": %d, \"iterations\": %d, \"timing\": \"job_span\"",
           implementation, version, ranks, o->dtype_name, o->in_place ? "true" : "false", o->warmup, o->iterations);
 }
 

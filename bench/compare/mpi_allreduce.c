@@ -2,8 +2,9 @@
  * same inputs, the same figures and JSON. Built once against Open MPI and once against MPICH.
  *
  * Per size: buffers are allocated once and written before timing (a first touch costs a page fault per
- * 4 KiB and would dominate); each iteration is MPI_Barrier, MPI_Wtime, MPI_Allreduce, MPI_Wtime; an
- * iteration's time is the slowest rank's, the size's time is the median over the timed iterations.
+ * 4 KiB and would dominate); each iteration is MPI_Barrier, then MPI_Allreduce between two readings of
+ * CLOCK_MONOTONIC (harness_monotonic_s); an iteration lasts from the earliest rank's start to the latest
+ * rank's end, and the size's time is the median over the timed iterations.
  * The output of the last iteration is compared bit for bit with the exact sum (#wrong).
  *
  * --budget-s S lowers the warm-up and timed iterations where they would take longer than S (harness_plan).
@@ -44,31 +45,42 @@ static harness_row measure(const harness_options* o, MPI_Datatype type, int64_t 
   harness_fill(o->dtype, in, elements, rank);
   memset(out, 0, (size_t)bytes);
 
-  double* seconds = calloc((size_t)o->iterations, sizeof(double));
-  double* slowest = calloc((size_t)o->iterations, sizeof(double));
+  /* Per timed call: this rank's start and end, then the earliest start and the latest end of all. */
+  const size_t n = (size_t)o->iterations;
+  double* starts = calloc(n, sizeof(double));
+  double* ends = calloc(n, sizeof(double));
+  double* earliest = calloc(n, sizeof(double));
+  double* latest = calloc(n, sizeof(double));
   int warmup = o->warmup, timed = o->iterations;
   for (int i = 0; i < warmup + timed; ++i) {
     if (o->in_place) harness_fill(o->dtype, out, elements, rank); /* the last call overwrote the input */
     MPI_Barrier(MPI_COMM_WORLD);
-    const double start = MPI_Wtime();
+    const double start = harness_monotonic_s();
     /* Sizes up to 256 MiB of f16 fit an int count. */
     MPI_Allreduce(o->in_place ? MPI_IN_PLACE : in, out, (int)elements, type, MPI_SUM, MPI_COMM_WORLD);
-    const double elapsed = MPI_Wtime() - start;
-    if (i >= warmup) seconds[i - warmup] = elapsed;
-    if (i == 0 && warmup > 0) { /* every rank must agree on the counts: plan on the slowest rank's time */
-      double first = 0;
-      MPI_Allreduce(&elapsed, &first, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-      harness_plan(o, first, &warmup, &timed);
+    const double end = harness_monotonic_s();
+    if (i >= warmup) {
+      starts[i - warmup] = start;
+      ends[i - warmup] = end;
+    }
+    if (i == 0 && warmup > 0) { /* every rank must agree on the counts: plan on the first call's span */
+      double first[2] = {-start, end}, job[2] = {0, 0};
+      MPI_Allreduce(first, job, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+      harness_plan(o, job[0] + job[1], &warmup, &timed);
     }
   }
-  MPI_Allreduce(seconds, slowest, timed, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Allreduce(starts, earliest, timed, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+  MPI_Allreduce(ends, latest, timed, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  for (int i = 0; i < timed; ++i) latest[i] -= earliest[i];
   int64_t wrong = harness_count_wrong(o->dtype, out, elements, ranks);
   int64_t total_wrong = 0;
   MPI_Reduce(&wrong, &total_wrong, 1, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
-  const double t = harness_median(slowest, timed);
+  const double t = harness_median(latest, timed);
   if (rank == 0) fprintf(stderr, "%s: %lld bytes: %d calls, median %.6f s\n", kImplementation, (long long)bytes, warmup + timed, t);
-  free(seconds);
-  free(slowest);
+  free(starts);
+  free(ends);
+  free(earliest);
+  free(latest);
   free(in);
   free(out);
   return harness_make_row(bytes, elements, t, ranks, total_wrong, timed);

@@ -23,7 +23,7 @@ is MPI over TCP over the veth.
 The namespaces are removed on exit, on an error and on SIGINT/SIGTERM. Where `ip netns add` is
 not permitted the emulation falls back to TCP on loopback, and says so.
 
-    bench/machines/run.py [--rate 2gbit] [--sizes 16M,64M] [--rounds 3] [-n 5] [--warmup 2]
+    bench/machines/run.py [--rate 500mbit] [--sizes 16M,64M] [--rounds 3] [-n 5] [--warmup 2]
                           [--algorithms hierarchical-rs,ring,auto,direct,dgx1-hierarchical]
 """
 import argparse
@@ -232,10 +232,11 @@ def parse_size(text):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--meshreduce", default=os.path.join(ROOT, "build/tools/meshreduce/meshreduce"))
-    parser.add_argument("--rate", default="2gbit",
-                        help="tc tbf rate of each direction of the link, or 'off' (default 2gbit: at 250 MB/s a "
-                             "16 MiB call's traffic between machines takes 67-117 ms, several times the work the "
-                             "two shared cores do, so the link is what limits)")
+    parser.add_argument("--rate", default="500mbit",
+                        help="tc tbf rate of each direction of the link, or 'off' (default 500mbit: a 16 MiB "
+                             "call's bytes between machines then take 280 ms (hierarchical-rs) to 490 ms (ring), "
+                             "more than the whole job takes on an unshaped link on the 2 shared cores, 137-200 ms "
+                             "at load 25, so the link is what limits; at 2gbit, 70-123 ms, it is not)")
     parser.add_argument("--sizes", default="16M,64M")
     parser.add_argument("--algorithms", default="hierarchical-rs,ring,auto,direct,dgx1-hierarchical")
     parser.add_argument("--rounds", type=int, default=3)

@@ -222,6 +222,12 @@ def simulate(binary, topology, algorithm, size):
     sys.exit(f"meshreduce simulate printed no row for {algorithm} at {size}:\n{out}")
 
 
+def shown(path):
+    """A path inside the project relative to its root, any other as it is."""
+    relative = os.path.relpath(os.path.abspath(path), ROOT)
+    return path if relative.startswith("..") else relative
+
+
 def parse_size(text):
     m = re.fullmatch(r"(\d+)([KMG]?)(?:i?B)?", text.strip())
     if not m:
@@ -304,7 +310,7 @@ def main():
     predicted = {(a, s): simulate(args.meshreduce, topology, a, s) for a in algorithms for s in sizes}
     print(f"# {MACHINES} emulated machines x {RANKS_PER_MACHINE} processes, "
           f"{'network namespaces, veth shaped to ' + machines.rate if allowed else 'TCP on loopback (fallback)'}; "
-          f"topology {os.path.relpath(topology, ROOT)}")
+          f"topology {shown(topology)}")
     print(f"# f32 sum, private buffers; time = median over {args.rounds} interleaved rounds of the bench row "
           f"(median over {args.iterations} calls of the slowest rank); load average "
           f"{min(loads):.1f}-{max(loads):.1f}")

@@ -52,12 +52,38 @@ class Splitter {
   }
 
   // Dependencies for a step that runs in process `runner`: those known on another machine
-  // arrive as signals.
+  // arrive as signals, unless another of the dependencies, known here, is a transfer that
+  // waited for it at its sender (a step's result sent to this machine waited for the step):
+  // that one's completion implies it, and a signal would only add a message between machines.
   std::vector<int> local_deps(const std::set<int>& deps, int runner) {
+    const int here = machine_of_process(runner);
+    const auto known_here = [&](int dep) { return machine_of_process(flag_process(dep)) == here; };
+    const auto implied = [&](int dep) {
+      return std::any_of(deps.begin(), deps.end(), [&](int other) {
+        const auto& waited = result_.schedule.steps[static_cast<std::size_t>(other)].deps;
+        return result_.receiver[static_cast<std::size_t>(other)] >= 0 && known_here(other) &&
+               std::find(waited.begin(), waited.end(), dep) != waited.end();
+      });
+    };
     std::set<int> result;
-    for (int dep : deps)
-      result.insert(machine_of_process(flag_process(dep)) == machine_of_process(runner) ? dep : signal(dep, runner));
+    for (int dep : deps) {
+      if (known_here(dep)) result.insert(dep);
+      else if (!implied(dep)) result.insert(signal(dep, runner));
+    }
     return {result.begin(), result.end()};
+  }
+
+  // The dependencies of a transfer that reads memory of `machine` into new scratch: those known
+  // there. Every step that writes memory of a machine completes there (a destination on another
+  // machine is a transfer completing at its receiver), so these hold every write the transfer
+  // must follow; the scratch is new and the source is not written. The step's other
+  // dependencies hold its computation, not the transfer: waiting for them as well would cost a
+  // signal from the receiving machine and delay the data by a round trip between the machines.
+  std::vector<int> deps_on_machine(const std::set<int>& deps, int machine) const {
+    std::vector<int> result;
+    for (int dep : deps)
+      if (machine_of_process(flag_process(dep)) == machine) result.push_back(dep);
+    return result;
   }
 
   BufferRef new_scratch(int device, std::int64_t count, DType dtype) {
@@ -83,7 +109,7 @@ class Splitter {
       transfer.count = step.count;
       transfer.srcs = {src};
       transfer.dsts = {scratch};
-      transfer.deps = local_deps(deps, process_of(src.device));
+      transfer.deps = deps_on_machine(deps, machine_of_device(src.device));
       local_deps_set.insert(push(std::move(transfer), runner));
       src = scratch;
     }
@@ -118,12 +144,68 @@ class Splitter {
   std::map<std::pair<int, int>, int> signals_;
 };
 
+// A transfer runs at its sender, which walks its steps in schedule order, so a transfer left at
+// the place of the step it serves waits behind everything its sender does first. In
+// hierarchical-rs's exchange between machines each of two partners first runs the step that
+// combines the part it owns, waiting for its partner's data, and only then sends its own data
+// for the other part: one partner's send waited for the other's, and the link carried one
+// direction at a time. Each transfer (signals too) moves up to just after its last dependency,
+// so it starts as soon as its data is there. Dependencies still precede their steps, which is
+// all the executor needs to run the schedule without deadlock.
+MachineSchedule hoist_transfers(MachineSchedule split) {
+  const std::vector<Step>& steps = split.schedule.steps;
+  const std::size_t count = steps.size();
+  std::vector<int> missing(count, 0);          // per transfer: dependencies not yet placed
+  std::vector<std::vector<int>> unblocks(count);  // per step: the transfers that depend on it
+  for (std::size_t s = 0; s < count; ++s) {
+    if (split.receiver[s] < 0) continue;
+    for (int dep : steps[s].deps) {
+      ++missing[s];
+      unblocks[static_cast<std::size_t>(dep)].push_back(static_cast<int>(s));
+    }
+  }
+  std::vector<int> order;  // old indices in their new order
+  std::vector<int> position(count, -1);
+  std::vector<int> queue;
+  const auto place = [&](int first) {
+    queue.assign(1, first);
+    for (std::size_t q = 0; q < queue.size(); ++q) {
+      const int s = queue[q];
+      position[static_cast<std::size_t>(s)] = static_cast<int>(order.size());
+      order.push_back(s);
+      for (int transfer : unblocks[static_cast<std::size_t>(s)])
+        if (--missing[static_cast<std::size_t>(transfer)] == 0) queue.push_back(transfer);
+    }
+  };
+  for (std::size_t s = 0; s < count; ++s)
+    if (split.receiver[s] >= 0 && steps[s].deps.empty()) place(static_cast<int>(s));
+  // Every dependency points to an earlier step, so when step s comes up every step before it is
+  // placed, and with them every dependency of s: s is placed now unless it was hoisted.
+  for (std::size_t s = 0; s < count; ++s)
+    if (position[s] < 0) place(static_cast<int>(s));
+  MachineSchedule result;
+  result.schedule.algorithm = split.schedule.algorithm;
+  result.schedule.num_devices = split.schedule.num_devices;
+  result.schedule.op = split.schedule.op;
+  result.schedule.buffers = std::move(split.schedule.buffers);
+  result.schedule.scratch = std::move(split.schedule.scratch);
+  result.receiver.reserve(count);
+  for (int s : order) {
+    Step step = steps[static_cast<std::size_t>(s)];
+    for (int& dep : step.deps) dep = position[static_cast<std::size_t>(dep)];
+    std::sort(step.deps.begin(), step.deps.end());
+    result.receiver.push_back(split.receiver[static_cast<std::size_t>(s)]);
+    result.schedule.add(std::move(step));
+  }
+  return result;
+}
+
 }  // namespace
 
 MachineSchedule split_by_machine(const Schedule& schedule, const ProcessMap& map, std::span<const int> machine_of) {
   const bool one_machine = std::all_of(machine_of.begin(), machine_of.end(), [&](int m) { return m == machine_of.front(); });
   if (one_machine) return {schedule, std::vector<int>(schedule.steps.size(), -1)};
-  return Splitter(schedule, map, machine_of).run();
+  return hoist_transfers(Splitter(schedule, map, machine_of).run());
 }
 
 }  // namespace meshreduce::detail

@@ -5,7 +5,8 @@
 // dependency whose completion is only known on another machine a signal (a transfer of no
 // bytes). A transfer runs at its sender (the process of its source) and completes at its
 // receiver (the process of its destination), which sets its completion flag; copies keep every
-// bit, so results are those of the original schedule.
+// bit, so results are those of the original schedule. Each transfer is placed right after its
+// last dependency, so that its sender, walking its steps in order, starts it as soon as it can.
 #pragma once
 
 #include <span>

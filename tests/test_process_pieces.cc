@@ -284,10 +284,11 @@ TEST(ProcessWait, NoticesItsDeadlineInTheFirstYieldingRoundPastIt) {
             detail::WaitResult::failed);
 }
 
-// Pausing rounds only when every process of the job on this machine can have a core of its own.
+// Long pausing (as MPI polls) when every process of the job on this machine can have a core of its
+// own, none when they cannot; the short default when the cores are unknown.
 TEST(ProcessWait, PausesOnlyWithACorePerProcess) {
-  EXPECT_EQ(detail::wait_policy_for(2, 2).pause_rounds, detail::kPauseRounds);
-  EXPECT_EQ(detail::wait_policy_for(1, 2).pause_rounds, detail::kPauseRounds);
+  EXPECT_EQ(detail::wait_policy_for(2, 2).pause_rounds, detail::kSpinRounds);
+  EXPECT_EQ(detail::wait_policy_for(1, 2).pause_rounds, detail::kSpinRounds);
   EXPECT_EQ(detail::wait_policy_for(3, 2).pause_rounds, 0);
   EXPECT_EQ(detail::wait_policy_for(8, 2).pause_rounds, 0);
   EXPECT_EQ(detail::wait_policy_for(8, 0).pause_rounds, detail::kPauseRounds);  // cores unknown

@@ -30,9 +30,17 @@ struct WaitPolicy {
   int pause_rounds = kPauseRounds;  // rounds that pause the core before each round yields it
 };
 
+// With a core per process, a wait pauses for about 190 us (8192 pauses of 23 ns) before it
+// yields, as MPI libraries poll: on a machine loaded by other work one yield hands the core to
+// that work for milliseconds (measured here, load 10: 0.6 ms a yield), and a call that had to
+// wait a few microseconds for its peer then took milliseconds (K = 2, 4 KiB: 14 ms medians at
+// load 27, where Open MPI, which never yields without oversubscription, took 2.7 us).
+inline constexpr int kSpinRounds = 1 << 13;
+
 // `processes_here`: the job's processes on this machine; `cores`: its cores (0: unknown).
 constexpr WaitPolicy wait_policy_for(int processes_here, unsigned cores) {
-  return {cores > 0 && static_cast<unsigned>(processes_here) > cores ? 0 : kPauseRounds};
+  if (cores == 0) return {kPauseRounds};
+  return {static_cast<unsigned>(processes_here) > cores ? 0 : kSpinRounds};
 }
 
 inline void wait_round(int round, const WaitPolicy& policy) {

@@ -7,6 +7,7 @@
 //   valgrind build/bench/meshreduce_call_allocations 1010 2>&1 | grep 'heap usage'
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>

@@ -96,6 +96,40 @@ TEST(ProcessCommunicator, RepeatedCallsOfOneLayoutStayCorrect) {
   for (const auto& result : results) EXPECT_EQ(result.text, "ok");
 }
 
+TEST(ProcessCommunicator, AlternatingLayoutsEachRunTheirOwnPlan) {
+  // A call finds the last layout's plan without a lookup: layouts that differ only in one
+  // tensor's count, or in its dtype, and a return to an older layout must each get their own.
+  const auto results = run_forked(2, [](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    ProcessCommunicator comm(bootstrap, job_options("direct"));
+    const std::vector<ProcessJob> jobs{{DType::i32, ReduceOp::sum, false, false, {4099, 9}},
+                                       {DType::i32, ReduceOp::sum, true, false, {4100, 9}},
+                                       {DType::f32, ReduceOp::sum, false, false, {4099, 9}},
+                                       {DType::i32, ReduceOp::max, false, false, {4099, 9}}};
+    for (int call = 0; call < 12; ++call)
+      if (auto problem = run_process_job(comm, jobs[static_cast<std::size_t>(call * 3 % 4)]); !problem.empty())
+        return "call " + std::to_string(call) + ": " + problem;
+    // The in-place overload (its input lists are kept between calls), between calls of others.
+    for (int call = 0; call < 3; ++call) {
+      std::vector<std::int32_t> a(4099), b(9);
+      const auto value = [](int device, int tensor, std::size_t i) {
+        return static_cast<std::int32_t>(job_value(device, tensor, static_cast<std::int64_t>(i)));
+      };
+      for (std::size_t i = 0; i < a.size(); ++i) a[i] = value(comm.rank(), 0, i);
+      for (std::size_t i = 0; i < b.size(); ++i) b[i] = value(comm.rank(), 1, i);
+      std::vector<std::vector<TensorView>> grads{{TensorView(std::span(a)), TensorView(std::span(b))}};
+      comm.allreduce(grads, ReduceOp::sum);
+      for (std::size_t i = 0; i < a.size(); ++i)
+        if (a[i] != value(0, 0, i) + value(1, 0, i)) return "in place call " + std::to_string(call) + ": tensor 0 element " + std::to_string(i);
+      for (std::size_t i = 0; i < b.size(); ++i)
+        if (b[i] != value(0, 1, i) + value(1, 1, i)) return "in place call " + std::to_string(call) + ": tensor 1 element " + std::to_string(i);
+      if (auto problem = run_process_job(comm, jobs[static_cast<std::size_t>(call % 4)]); !problem.empty())
+        return "call between in-place calls: " + problem;
+    }
+    return "ok";
+  });
+  for (const auto& result : results) EXPECT_EQ(result.text, "ok");
+}
+
 TEST(ProcessCommunicator, LayoutMismatchFailsOnEveryProcessNamingBothRanksAndValues) {
   const auto results = run_forked(3, [](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
     ProcessCommunicator comm(bootstrap, job_options("ring"));

@@ -320,20 +320,37 @@ TEST(ProcessWait, NoticesItsDeadlineInTheFirstYieldingRoundPastIt) {
     ++rounds;
     std::this_thread::sleep_for(1ms);
   };
-  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 5ms, slow_round),
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 5ms, detail::WaitPolicy{}, slow_round),
             detail::WaitResult::timed_out);
   EXPECT_EQ(rounds, detail::kPauseRounds + 1);
+  // Without pausing rounds (more processes than cores) every round yields and reads the clock:
+  // each round takes at least 1 ms, so the wait ends by the fifth.
+  rounds = 0;
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 5ms, detail::WaitPolicy{0}, slow_round),
+            detail::WaitResult::timed_out);
+  EXPECT_GE(rounds, 1);
+  EXPECT_LE(rounds, 5);
   // A flag set meanwhile (here by the poll itself, as a transport's progress does) or a failed
   // peer ends the wait at once.
   rounds = 0;
   const auto set_in_round_3 = [&] { std::atomic_ref(flag).store(++rounds >= 3 ? 1u : 0u); };
-  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 60s, set_in_round_3),
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 60s, detail::WaitPolicy{0}, set_in_round_3),
             detail::WaitResult::reached);
   EXPECT_EQ(rounds, 3);
   flag = 0;
   const auto peer_fails = [&] { std::atomic_ref(failed).store(1u); };
-  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 60s, peer_fails),
+  EXPECT_EQ(detail::wait_at_least(std::atomic_ref(flag), 1, std::atomic_ref(failed), 60s, detail::WaitPolicy{}, peer_fails),
             detail::WaitResult::failed);
+}
+
+// Long pausing (as MPI polls) when every process of the job on this machine can have a core of its
+// own, none when they cannot; the short default when the cores are unknown.
+TEST(ProcessWait, PausesOnlyWithACorePerProcess) {
+  EXPECT_EQ(detail::wait_policy_for(2, 2).pause_rounds, detail::kSpinRounds);
+  EXPECT_EQ(detail::wait_policy_for(1, 2).pause_rounds, detail::kSpinRounds);
+  EXPECT_EQ(detail::wait_policy_for(3, 2).pause_rounds, 0);
+  EXPECT_EQ(detail::wait_policy_for(8, 2).pause_rounds, 0);
+  EXPECT_EQ(detail::wait_policy_for(8, 0).pause_rounds, detail::kPauseRounds);  // cores unknown
 }
 
 TEST(FileStore, SetsGetsAndTimesOutNamingTheKey) {

@@ -15,37 +15,34 @@ std::string where(std::size_t device, std::size_t tensor) {
   return "tensor " + std::to_string(tensor) + " on device " + std::to_string(device);
 }
 
-struct Range {
-  std::uintptr_t begin = 0;
-  std::uintptr_t end = 0;
-  bool output = false;
-  std::size_t device = 0;
-  std::size_t tensor = 0;
-};
+using Range = CallChecks::Range;
 
 std::string describe(const Range& range) {
   return std::string(range.output ? "output " : "input ") + where(range.device, range.tensor);
 }
 
-void check_tensor(const ConstTensorView& tensor, const ConstTensorView& reference, const std::string& what,
-                  const std::string& reference_what) {
+// `what` and `reference_what` name the two tensors; they are called only to build the message of
+// a failure, so a call whose tensors are fine builds no string (this runs on every call).
+template <typename What, typename ReferenceWhat>
+void check_tensor(const ConstTensorView& tensor, const ConstTensorView& reference, What&& what,
+                  ReferenceWhat&& reference_what) {
   if (tensor.count < 0)
-    throw InvalidArgument(what + " has a negative element count " + std::to_string(tensor.count));
+    throw InvalidArgument(what() + " has a negative element count " + std::to_string(tensor.count));
   if (tensor.count != reference.count)
-    throw InvalidArgument(what + " has " + std::to_string(tensor.count) + " elements, " + reference_what +
+    throw InvalidArgument(what() + " has " + std::to_string(tensor.count) + " elements, " + reference_what() +
                           " has " + std::to_string(reference.count));
   if (tensor.dtype != reference.dtype)
-    throw InvalidArgument(what + " is " + std::string(dtype_name(tensor.dtype)) + ", " + reference_what + " is " +
+    throw InvalidArgument(what() + " is " + std::string(dtype_name(tensor.dtype)) + ", " + reference_what() + " is " +
                           std::string(dtype_name(reference.dtype)));
   if (tensor.count > 0 && tensor.data == nullptr)
-    throw InvalidArgument(what + " has null data for " + std::to_string(tensor.count) + " elements");
+    throw InvalidArgument(what() + " has null data for " + std::to_string(tensor.count) + " elements");
 }
 
 // Outputs must not overlap each other, and an output may overlap an input only when it is
 // exactly that same tensor's input (in place).
 void check_overlaps(std::span<const std::vector<ConstTensorView>> inputs,
-                    std::span<const std::vector<TensorView>> outputs) {
-  std::vector<Range> ranges;
+                    std::span<const std::vector<TensorView>> outputs, std::vector<Range>& ranges) {
+  ranges.clear();
   for (std::size_t k = 0; k < outputs.size(); ++k)
     for (std::size_t n = 0; n < outputs[k].size(); ++n) {
       const TensorView& out = outputs[k][n];
@@ -77,8 +74,8 @@ void check_overlaps(std::span<const std::vector<ConstTensorView>> inputs,
 
 }  // namespace
 
-std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorView>> inputs,
-                                      std::span<const std::vector<TensorView>> outputs, int num_devices) {
+void validate_call(std::span<const std::vector<ConstTensorView>> inputs,
+                   std::span<const std::vector<TensorView>> outputs, int num_devices, CallChecks& checks) {
   const auto devices = static_cast<std::size_t>(num_devices);
   if (inputs.size() != devices)
     throw InvalidArgument("got " + std::to_string(inputs.size()) + " lists of tensors for " +
@@ -95,18 +92,26 @@ std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorVie
       throw InvalidArgument("device " + std::to_string(k) + " has " + std::to_string(outputs[k].size()) +
                             " output tensors for " + std::to_string(tensors) + " input tensors");
   }
-  std::vector<TensorSpec> layout;
+  std::vector<TensorSpec>& layout = checks.layout;
+  layout.clear();
   for (std::size_t n = 0; n < tensors; ++n) {
     const ConstTensorView& reference = inputs[0][n];
     for (std::size_t k = 0; k < devices; ++k) {
-      check_tensor(inputs[k][n], reference, where(k, n), "on device 0");
-      check_tensor(outputs[k][n], inputs[k][n], "output " + where(k, n), "its input");
+      check_tensor(inputs[k][n], reference, [&] { return where(k, n); }, [] { return std::string("on device 0"); });
+      check_tensor(outputs[k][n], inputs[k][n], [&] { return "output " + where(k, n); },
+                   [] { return std::string("its input"); });
     }
     layout.push_back({reference.count, reference.dtype});
   }
   validate_layout(layout);
-  check_overlaps(inputs, outputs);
-  return layout;
+  check_overlaps(inputs, outputs, checks.ranges);
+}
+
+std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorView>> inputs,
+                                      std::span<const std::vector<TensorView>> outputs, int num_devices) {
+  CallChecks checks;
+  validate_call(inputs, outputs, num_devices, checks);
+  return std::move(checks.layout);
 }
 
 void validate_layout(std::span<const TensorSpec> layout) {

@@ -2,6 +2,8 @@
 // InvalidArgument naming the device, the tensor and the conflicting values.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -14,6 +16,22 @@ namespace meshreduce::detail {
 // inputs, no output overlapping another output or another tensor's input. Returns the layout.
 std::vector<TensorSpec> validate_call(std::span<const std::vector<ConstTensorView>> inputs,
                                       std::span<const std::vector<TensorView>> outputs, int num_devices);
+
+// The same checks with storage the caller keeps from call to call, so that a caller's steady
+// state allocates nothing (the process executor's hot path): the layout is left in `layout`.
+struct CallChecks {
+  struct Range {  // one tensor's bytes, for the overlap sweep
+    std::uintptr_t begin = 0;
+    std::uintptr_t end = 0;
+    bool output = false;
+    std::size_t device = 0;
+    std::size_t tensor = 0;
+  };
+  std::vector<TensorSpec> layout;
+  std::vector<Range> ranges;
+};
+void validate_call(std::span<const std::vector<ConstTensorView>> inputs,
+                   std::span<const std::vector<TensorView>> outputs, int num_devices, CallChecks& checks);
 
 // A layout from outside (Communicator::plan, or a call's): at most limits::kMaxTensors tensors,
 // each of 0..limits::kMaxTensorElements elements, all of them at most limits::kMaxTotalBytes,

@@ -147,6 +147,13 @@ struct ProcessCommunicator::Impl {
   std::mutex reproducible_mutex;  // one reproducible call at a time: it owns repro_scratch
   detail::repro::Scratch repro_scratch;
   std::map<PlanKey, CachedPlan> plans;
+  // The hot path of a planned call allocates nothing: its checks keep their storage here, the
+  // last layout's plan is found without building a key, and the in-place overload's inputs
+  // reuse one list (all under call_mutex).
+  detail::CallChecks checks;
+  const PlanKey* last_key = nullptr;
+  CachedPlan* last_plan = nullptr;
+  std::vector<std::vector<ConstTensorView>> in_place_inputs;
   std::shared_ptr<const detail::ProcessExecutionHooks> hooks;  // tests only
 
   Impl(std::shared_ptr<Bootstrap> boot, ProcessCommunicatorOptions opts)
@@ -210,10 +217,22 @@ struct ProcessCommunicator::Impl {
     allocator = std::make_unique<detail::ArenaAllocator>(arena_bytes[static_cast<std::size_t>(rank)]);
   }
 
+  static bool same_layout(const PlanKey& key, std::span<const TensorSpec> layout, ReduceOp op) {
+    return key.op == op && std::equal(key.layout.begin(), key.layout.end(), layout.begin(), layout.end(),
+                                      [](const auto& cached, const TensorSpec& spec) {
+                                        return cached.first == spec.count && cached.second == spec.dtype;
+                                      });
+  }
+
   CachedPlan& plan_for(std::span<const TensorSpec> layout, ReduceOp op) {
+    if (last_plan != nullptr && same_layout(*last_key, layout, op)) return *last_plan;
     PlanKey key{{}, op};
     for (const TensorSpec& spec : layout) key.layout.emplace_back(spec.count, spec.dtype);
-    if (auto found = plans.find(key); found != plans.end()) return found->second;
+    if (auto found = plans.find(key); found != plans.end()) {
+      last_key = &found->first;  // map nodes stay where they are
+      last_plan = &found->second;
+      return found->second;
+    }
 
     const auto described = bootstrap->all_gather(detail::encode(detail::describe_layout(layout, op, options.algorithm)),
                                                  options.timeout);
@@ -253,13 +272,20 @@ struct ProcessCommunicator::Impl {
                                                                   std::move(memory), options.timeout,
                                                                   options.transport.get());
     stored.execution->set_hooks(hooks);
+    last_key = &it->first;
+    last_plan = &stored;
     return stored;
   }
 
   void run(std::span<const std::vector<ConstTensorView>> inputs, std::span<const std::vector<TensorView>> outputs,
            ReduceOp op) {
+    if (!options.reproducible) {
+      std::lock_guard lock(call_mutex);
+      detail::validate_call(inputs, outputs, options.local_devices, checks);
+      plan_for(checks.layout, op).execution->run({inputs, outputs});
+      return;
+    }
     const auto layout = detail::validate_call(inputs, outputs, options.local_devices);
-    if (!options.reproducible) return run_validated(inputs, outputs, op, layout);
     // Reproducible mode: the same schedule, run over exponent codes and exact f64 sums.
     std::lock_guard reproducible_lock(reproducible_mutex);
     detail::repro::allreduce(
@@ -267,6 +293,22 @@ struct ProcessCommunicator::Impl {
         [&](std::span<const std::vector<ConstTensorView>> in, std::span<const std::vector<TensorView>> out,
             ReduceOp how) { run_validated(in, out, how, detail::validate_call(in, out, options.local_devices)); },
         repro_scratch);
+  }
+
+  void run_in_place(std::span<const std::vector<TensorView>> grads, ReduceOp op) {
+    const auto fill = [&](std::vector<std::vector<ConstTensorView>>& inputs) {
+      inputs.resize(grads.size());
+      for (std::size_t d = 0; d < grads.size(); ++d) inputs[d].assign(grads[d].begin(), grads[d].end());
+    };
+    if (options.reproducible) {  // it takes call_mutex itself, per pass
+      std::vector<std::vector<ConstTensorView>> inputs;
+      fill(inputs);
+      return run(inputs, grads, op);
+    }
+    std::lock_guard lock(call_mutex);
+    fill(in_place_inputs);
+    detail::validate_call(in_place_inputs, grads, options.local_devices, checks);
+    plan_for(checks.layout, op).execution->run({in_place_inputs, grads});
   }
 
   void run_validated(std::span<const std::vector<ConstTensorView>> inputs,
@@ -294,10 +336,7 @@ const ProcessCommunicatorOptions& ProcessCommunicator::options() const noexcept 
 const std::vector<std::vector<int>>& ProcessCommunicator::groups() const noexcept { return impl_->groups; }
 
 void ProcessCommunicator::allreduce(std::span<const std::vector<TensorView>> grads, ReduceOp op) {
-  std::vector<std::vector<ConstTensorView>> inputs;
-  inputs.reserve(grads.size());
-  for (const auto& device : grads) inputs.emplace_back(device.begin(), device.end());
-  impl_->run(inputs, grads, op);
+  impl_->run_in_place(grads, op);
 }
 
 void ProcessCommunicator::allreduce(std::span<const std::vector<ConstTensorView>> inputs,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "exec/processes/wait.h"
@@ -19,6 +20,8 @@ ProcessExecution::ProcessExecution(const Program& program, const ProcessProgram&
                                    std::vector<PeerMemory> peers, std::chrono::milliseconds timeout, Transport* transport)
     : program_(program), lowered_(lowered), map_(map), peers_(std::move(peers)), timeout_(timeout),
       transport_(transport), ready_seen_(peers_.size(), 0) {
+  const auto here = std::count_if(peers_.begin(), peers_.end(), [](const PeerMemory& peer) { return peer.plan != nullptr; });
+  wait_policy_ = wait_policy_for(static_cast<int>(here), std::thread::hardware_concurrency());
   steps_of_.assign(peers_.size(), 0);
   for (int process : lowered.step_process) ++steps_of_[static_cast<std::size_t>(process)];
   const bool transfers = !lowered.receives.empty() ||
@@ -203,13 +206,13 @@ void ProcessExecution::progress() {
 void ProcessExecution::finish_transfers() {
   if (messages_.empty()) return;
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  for (int round = 0;; round = std::min(round + 1, kPauseRounds)) {  // no overflow in a long wait
+  for (int round = 0;; round = std::min(round + 1, wait_policy_.pause_rounds)) {  // no overflow in a long wait
     progress();
     std::size_t pending = messages_.size();
     for (std::size_t m = 0; m < messages_.size() && pending == messages_.size(); ++m)
       if (state_[m] != kDone && (m < sends_begin_ || state_[m] == kInFlight)) pending = m;
     if (pending == messages_.size()) return;
-    if (round >= kPauseRounds && std::chrono::steady_clock::now() >= deadline) {  // as wait_at_least
+    if (round >= wait_policy_.pause_rounds && std::chrono::steady_clock::now() >= deadline) {  // as wait_at_least
       const Message& message = messages_[pending];
       throw TimeoutError(pending < sends_begin_
                              ? "rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
@@ -219,7 +222,7 @@ void ProcessExecution::finish_transfers() {
                                    " ms for rank " + std::to_string(message.peer) + " to take the data of step " +
                                    std::to_string(message.step) + " in call " + std::to_string(call_));
     }
-    spin_wait(round);
+    wait_round(round, wait_policy_);
   }
 }
 
@@ -329,7 +332,7 @@ void ProcessExecution::await_ready(int process) {
   const SegmentLayout& layout = lowered_.layouts[p];
   const BlockedOn blocked(*this, process);
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.ready), call_,
-                                    shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
+                                    shared_flag(peers_[p].plan, layout.failed), timeout_, wait_policy_, [this] { progress(); });
   if (result == WaitResult::failed)
     throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)
@@ -345,7 +348,7 @@ void ProcessExecution::await_step(int step) {
   const SegmentLayout& layout = lowered_.layouts[p];
   const BlockedOn blocked(*this, process);
   const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.flag(step)), call_,
-                                    shared_flag(peers_[p].plan, layout.failed), timeout_, [this] { progress(); });
+                                    shared_flag(peers_[p].plan, layout.failed), timeout_, wait_policy_, [this] { progress(); });
   if (result == WaitResult::failed)
     throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
   if (result == WaitResult::timed_out)

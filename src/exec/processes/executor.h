@@ -14,6 +14,7 @@
 
 #include "exec/processes/faults.h"
 #include "exec/processes/process_program.h"
+#include "exec/processes/wait.h"
 #include "meshreduce/tensor.h"
 #include "meshreduce/transport.h"
 #include "plan/program.h"
@@ -92,6 +93,7 @@ class ProcessExecution {
   const ProcessMap& map_;
   std::vector<PeerMemory> peers_;
   std::chrono::milliseconds timeout_;
+  WaitPolicy wait_policy_;  // from the job's processes on this machine against its cores
   std::uint64_t call_ = 0;
   bool broken_ = false;
   std::shared_ptr<const ProcessExecutionHooks> hooks_;

@@ -100,8 +100,21 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
   const std::int64_t bytes = buffers.bytes_per_device();
   Result result{t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, -1, 0};
   if (probes != nullptr && t > 0) {
-    result.probe_gbps = probes->best_gbps(bytes, in_place);
-    result.bound = probes->bound_seconds(bytes, in_place) / t;
+    // The call's own buffers, for a probe over them where they outgrow the main probe's.
+    ProbeMemory call;
+    call.bytes_per_buffer = static_cast<std::size_t>(bytes);
+    for (int k = 0; k < communicator.size(); ++k) {
+      const auto device = static_cast<std::size_t>(k);
+      auto* output = static_cast<std::byte*>(buffers.outputs()[device][0].data);
+      if (in_place) {
+        call.inputs.push_back(output);  // the call's inputs; the probe's in-place kernels write them
+        continue;
+      }
+      call.inputs.push_back(static_cast<std::byte*>(const_cast<void*>(buffers.inputs()[device][0].data)));
+      call.outputs.push_back(output);
+    }
+    result.probe_gbps = probes->best_gbps(bytes, in_place, &call);
+    result.bound = probes->bound_seconds(bytes, in_place, &call) / t;
   }
   return result;
 }

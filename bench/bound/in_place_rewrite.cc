@@ -6,7 +6,9 @@
 // comparison, and prints each way's median and fastest call:
 //
 //     cmake -S . -B build -DMESHREDUCE_BUILD_BENCH=ON && cmake --build build --target meshreduce_bench_in_place_rewrite
-//     build/bench/meshreduce_bench_in_place_rewrite [K=2] [MiB per device=16] [calls per way=40]
+//     build/bench/meshreduce_bench_in_place_rewrite [K=2] [MiB per device=16] [calls per way=40] [pin=0]
+//
+// pin 1 binds worker thread i to core i (CommunicatorOptions::pin_threads).
 //
 // docs/benchmarking.md gives what it measured.
 #include <algorithm>
@@ -41,10 +43,12 @@ int main(int argc, char** argv) {
   const int k = argc > 1 ? static_cast<int>(parse(argv[1], 2, 64, "K")) : 2;
   const long mib = argc > 2 ? parse(argv[2], 1, 1024, "MiB per device") : 16;
   const int calls = argc > 3 ? static_cast<int>(parse(argv[3], 1, 10000, "calls per way")) : 40;
+  const bool pin = argc > 4 && parse(argv[4], 0, 1, "pin") == 1;
   const auto n = static_cast<std::size_t>(mib) << 18;  // f32 elements
   CommunicatorOptions options;
   for (int d = 0; d < k; ++d) options.devices.push_back(d);
   options.algorithm = "direct";
+  options.pin_threads = pin;
   Communicator communicator(options);
 
   std::vector<std::vector<float>> in(static_cast<std::size_t>(k), std::vector<float>(n));
@@ -103,7 +107,8 @@ int main(int argc, char** argv) {
     rewrite();  // repeated in-place sums would grow without bound
   }
   const double traffic = 2.0 * k * static_cast<double>(n * sizeof(float));  // 2 K S
-  std::printf("# direct, K = %d, %ld MiB per device, %d calls per way, interleaved\n", k, mib, calls);
+  std::printf("# direct, K = %d, %ld MiB per device, %d calls per way, interleaved%s\n", k, mib, calls,
+              pin ? ", workers pinned" : "");
   for (Way& way : ways) {
     std::sort(way.us.begin(), way.us.end());
     const double median = way.us[way.us.size() / 2];

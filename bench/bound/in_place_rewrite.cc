@@ -3,7 +3,8 @@
 // while the probe's in-place kernel passes over its buffers round after round on running
 // threads. This program times `direct` in place, K devices, S bytes per device, in several ways
 // interleaved in one process (so all see the same load), and out of place call after call for
-// comparison, and prints each way's median and fastest call:
+// comparison, and prints each way's median and fastest call, and how often the calling thread
+// was taken off its core during the timed calls (involuntary context switches, per call):
 //
 //     cmake -S . -B build -DMESHREDUCE_BUILD_BENCH=ON && cmake --build build --target meshreduce_bench_in_place_rewrite
 //     build/bench/meshreduce_bench_in_place_rewrite [K=2] [MiB per device=16] [calls per way=40] [pin=0]
@@ -19,6 +20,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "meshreduce/meshreduce.h"
 
@@ -73,10 +76,19 @@ int main(int argc, char** argv) {
     for (std::size_t d = 0; d < in.size(); ++d) threads.emplace_back(rewrite_device, d);
     for (std::thread& thread : threads) thread.join();
   };
-  const auto timed = [](const std::function<void()>& call) {
+  long preempted = 0;  // the calling thread's involuntary context switches in the last timed call
+  const auto involuntary = [] {
+    rusage usage{};
+    getrusage(RUSAGE_THREAD, &usage);
+    return usage.ru_nivcsw;
+  };
+  const auto timed = [&](const std::function<void()>& call) {
+    const long before = involuntary();
     const auto start = Clock::now();
     call();
-    return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    preempted = involuntary() - before;
+    return us;
   };
   const auto in_place_call = [&] { communicator.allreduce(in_place); };
   const auto out_of_place_call = [&] { communicator.allreduce(inputs, outputs); };
@@ -85,6 +97,7 @@ int main(int argc, char** argv) {
     std::string name;
     std::function<double()> run;  // one timed call, after what this way does first
     std::vector<double> us;
+    long preempted = 0;
   };
   std::vector<Way> ways{
       {"in place: rewrite, call (as bench)", [&] { rewrite(); return timed(in_place_call); }, {}},
@@ -103,7 +116,10 @@ int main(int argc, char** argv) {
   rewrite();
   out_of_place_call();
   for (int c = 0; c < calls; ++c) {
-    for (Way& way : ways) way.us.push_back(way.run());
+    for (Way& way : ways) {
+      way.us.push_back(way.run());
+      way.preempted += preempted;
+    }
     rewrite();  // repeated in-place sums would grow without bound
   }
   const double traffic = 2.0 * k * static_cast<double>(n * sizeof(float));  // 2 K S
@@ -112,8 +128,9 @@ int main(int argc, char** argv) {
   for (Way& way : ways) {
     std::sort(way.us.begin(), way.us.end());
     const double median = way.us[way.us.size() / 2];
-    std::printf("%-40s median %9.1f us  fastest %9.1f us  2 K S / median %6.1f GB/s\n", way.name.c_str(), median,
-                way.us.front(), traffic / median / 1e3);
+    std::printf("%-40s median %9.1f us  fastest %9.1f us  2 K S / median %6.1f GB/s  preempted %.2f per call\n",
+                way.name.c_str(), median, way.us.front(), traffic / median / 1e3,
+                static_cast<double>(way.preempted) / static_cast<double>(calls));
   }
   return 0;
 }

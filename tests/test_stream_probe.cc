@@ -7,6 +7,7 @@
 #include "exec/threads/kernels.h"
 #include "meshreduce/algorithm.h"
 #include "meshreduce/bucketing.h"
+#include "meshreduce/error.h"
 #include "plan/program.h"
 #include "stream_probe.h"
 
@@ -115,6 +116,67 @@ TEST(StreamProbe, RunsTheExecutorsOwnKernels) {
         }
     }
   }
+}
+
+// A call whose buffers outgrow the main probe's is bounded by a probe over those very buffers
+// too (K = 5 at 256 MiB per device ran at 1.5 times the main probe's B over 512 MiB): B then
+// comes from kernels over at least the call's working set, so the call cannot beat it.
+TEST(StreamProbe, CallsLargerThanTheMainProbeAreProbedOverTheirOwnBuffers) {
+  const int k = 3;
+  const std::int64_t main_bytes = std::int64_t{1} << 20;
+  BoundProbes probes(measure_stream_probe(k, main_bytes, 2, 1, std::int64_t{1} << 20), k, 2);
+  const std::int64_t s = std::int64_t{1} << 20;  // 2 K S = 6 MiB, over the main probe's 1 MiB
+  std::vector<std::vector<float>> memory(2 * k, std::vector<float>(static_cast<std::size_t>(s) / sizeof(float)));
+  for (std::size_t b = 0; b < memory.size(); ++b)
+    for (std::size_t e = 0; e < memory[b].size(); ++e) memory[b][e] = static_cast<float>((b * 7 + e * 3) % 11) - 5;
+  for (bool in_place : {false, true}) {
+    ProbeMemory call;
+    call.bytes_per_buffer = static_cast<std::size_t>(s);
+    for (int d = 0; d < k; ++d) {
+      call.inputs.push_back(reinterpret_cast<std::byte*>(memory[static_cast<std::size_t>(d)].data()));
+      if (!in_place) call.outputs.push_back(reinterpret_cast<std::byte*>(memory[static_cast<std::size_t>(k + d)].data()));
+    }
+    const double b = probes.best_gbps(s, in_place, &call);
+    const StreamProbe* own = probes.call_probe(s, in_place);
+    ASSERT_NE(own, nullptr) << (in_place ? "in place" : "out of place");
+    EXPECT_EQ(own->bytes, (in_place ? 1 : 2) * k * s);
+    const ProbeKernel* best = best_kernel_for(*own, in_place);
+    ASSERT_NE(best, nullptr);
+    EXPECT_GE(b, best->best_gbps);
+    EXPECT_GE(b, best_kernel_for(probes.main(), in_place)->best_gbps);
+    // Every kernel of the executor's in-place call runs over the call's own buffers; out of
+    // place, the K->K reduce over its K inputs and K outputs.
+    bool runs_the_call = false;
+    for (const ProbeKernel& kernel : own->kernels) {
+      EXPECT_GT(kernel.best_gbps, 0) << kernel.name;
+      if (in_place) {
+        EXPECT_TRUE(kernel.in_place || kernel.loop == ProbeLoop::read) << kernel.name;
+      }
+      runs_the_call = runs_the_call || (kernel.loop == ProbeLoop::reduce && kernel.destinations == k &&
+                                        kernel.in_place == in_place && kernel.buffers_touched == (in_place ? k : 2 * k));
+    }
+    EXPECT_TRUE(runs_the_call) << (in_place ? "in place" : "out of place");
+    EXPECT_DOUBLE_EQ(probes.bound_seconds(s, in_place, &call), 2.0 * k * static_cast<double>(s) / (b * 1e9));
+  }
+  // Without the call's buffers, the main probe's B, as before.
+  EXPECT_EQ(probes.best_gbps(2 * s, false), best_kernel_for(probes.main(), false)->best_gbps);
+}
+
+TEST(StreamProbe, OwnBuffersMustBeAtLeastTwoInputsAndMatchingOutputs) {
+  std::vector<float> memory(1024);
+  ProbeMemory call;
+  call.bytes_per_buffer = 1024;
+  call.inputs = {reinterpret_cast<std::byte*>(memory.data())};
+  EXPECT_THROW(measure_stream_probe_over(call, 1, 1), InvalidArgument);
+  call.inputs.push_back(reinterpret_cast<std::byte*>(memory.data() + 256));
+  call.outputs = {reinterpret_cast<std::byte*>(memory.data() + 512)};
+  EXPECT_THROW(measure_stream_probe_over(call, 1, 1), InvalidArgument);
+  call.outputs.clear();
+  call.bytes_per_buffer = 2;
+  EXPECT_THROW(measure_stream_probe_over(call, 1, 1), InvalidArgument);
+  call.bytes_per_buffer = 1024;
+  EXPECT_THROW(measure_stream_probe_over(call, 1, 0), InvalidArgument);
+  EXPECT_EQ(measure_stream_probe_over(call, 1, 1).bytes, 2 * 1024);
 }
 
 }  // namespace

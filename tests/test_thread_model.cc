@@ -96,6 +96,49 @@ TEST(ThreadModel, FinalOutputsStreamOnceTheCallIsLargeEnough) {
   EXPECT_DOUBLE_EQ(streamed, static_cast<double>(n) * 4 * 4 * (1 + 1));
 }
 
+// In place, every destination of a direct step is one of its sources: the executor stores there
+// plainly (never streamed), and each store finds its line in the cache, read as a source, so it
+// moves only the write-back: K S read + K S written, small call or large, streamed or not.
+TEST(ThreadModel, InPlaceStoresOverTheirSourcesMoveOnlyTheWriteBack) {
+  const std::int64_t n = std::int64_t{1} << 20;
+  const Schedule schedule = schedule_of("direct", 4, n);
+  ThreadCosts costs = plain_costs(1, 40, 10);
+  costs.stream_write_cost = 1.25;  // apart from write_cost - 1, so that each rule shows
+  const std::int64_t outputs = n * 4 * 4;
+  ThreadRunOptions small{1 << 14, outputs + 1, 0};
+  small.in_place = true;
+  ThreadRunOptions large{1 << 14, outputs, 0};
+  large.in_place = true;
+  const double write_back = static_cast<double>(n) * 4 * 4 * (1 + 1.25);
+  EXPECT_DOUBLE_EQ(predict_thread_time(schedule, costs, small).traffic_bytes, write_back);
+  EXPECT_DOUBLE_EQ(predict_thread_time(schedule, costs, large).traffic_bytes, write_back);
+  // Out of place the same schedule reads its lines first below stream_min_bytes.
+  small.in_place = false;
+  EXPECT_DOUBLE_EQ(predict_thread_time(schedule, costs, small).traffic_bytes, static_cast<double>(n) * 4 * 4 * (1 + 2));
+}
+
+// A final reduce that writes over one of its sources and also into another device's output: in
+// place, the executor stores the whole piece plainly, so the other output's stores are not
+// streamed (write_cost), though the call is large and the step final. Out of place both stream.
+TEST(ThreadModel, InPlaceFinalStepOverItsSourceDoesNotStream) {
+  const std::int64_t n = std::int64_t{1} << 16;
+  Schedule schedule;
+  schedule.algorithm = "hand";
+  schedule.num_devices = 2;
+  schedule.buffers = {{n, DType::f32}};
+  schedule.scratch = {{1, n, DType::f32}};
+  Step step{StepKind::reduce, 0, n, {}, {}, {}, false};
+  step.srcs = {{0, BufferKind::input, 0, 0}, {1, BufferKind::scratch, 0, 0}};
+  step.dsts = {{0, BufferKind::output, 0, 0}, {1, BufferKind::output, 0, 0}};
+  schedule.add(step);
+  const ThreadCosts costs = plain_costs(1, 40, 10);
+  ThreadRunOptions run{1 << 14, 0, 0};  // every final step of any size streams
+  const double e = static_cast<double>(n) * 4;
+  EXPECT_DOUBLE_EQ(predict_thread_time(schedule, costs, run).traffic_bytes, e * (2 + 1 + 1));
+  run.in_place = true;  // output 0 is input 0, a source: its store moves the write-back only
+  EXPECT_DOUBLE_EQ(predict_thread_time(schedule, costs, run).traffic_bytes, e * (2 + 1 + 2));
+}
+
 // A ring on one thread runs its steps one after another: the time is the sum of the steps'.
 TEST(ThreadModel, DependentStepsOnOneThreadAddUp) {
   const Schedule schedule = schedule_of("ring", 4, 4096);

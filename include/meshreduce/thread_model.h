@@ -8,6 +8,9 @@
 //   - A piece of c elements of e bytes with s sources and d destinations moves
 //     c * e * (s + w * d) read-equivalent bytes: a plain store first reads the line it writes
 //     (w = write_cost, about 2), a non-temporal store does not (w = stream_write_cost, about 1).
+//     A store over one of the piece's own sources (in place) finds its line in the cache, read
+//     as a source: it moves only the write-back, as a non-temporal store does (w =
+//     stream_write_cost), and it makes the whole piece store plainly, as the executor does.
 //   - Before moving bytes a piece pays `piece_overhead_us` (claiming it, looking up addresses).
 //     Moving pieces share `memory_gbps` fairly, each at most `thread_gbps`.
 //   - A call moving at least `inline_bytes` (reads and writes; 256 KiB by default) wakes the workers first
@@ -53,6 +56,10 @@ struct ThreadRunOptions {
   std::int64_t piece_elements = std::int64_t{1} << 16;  // CommunicatorOptions::piece_elements
   std::int64_t stream_min_bytes = std::int64_t{32} << 20;  // CommunicatorOptions::stream_min_bytes
   std::int64_t inline_bytes = std::int64_t{256} << 10;     // CommunicatorOptions::inline_bytes
+  // The call writes its outputs over its inputs: input b of device d is output b of device d.
+  // A reduce or scale that stores over one of its own sources then never streams (the executor's
+  // rule), and such a store moves only the write-back of a line the step has just read.
+  bool in_place = false;
 };
 
 struct ThreadPrediction {

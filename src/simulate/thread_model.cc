@@ -65,6 +65,33 @@ void check_costs(const ThreadCosts& costs) {
                           std::to_string(costs.piece_overhead_us) + " / " + std::to_string(costs.call_overhead_us) + " us");
 }
 
+// Whether two references name the same memory: in place, input b of a device is its output b.
+bool same_memory(const BufferRef& a, const BufferRef& b, bool in_place) {
+  if (a.device != b.device || a.buffer != b.buffer || a.offset != b.offset) return false;
+  if (a.kind == b.kind) return true;
+  return in_place && a.kind != BufferKind::scratch && b.kind != BufferKind::scratch;
+}
+
+// Read-equivalent bytes per element byte that a step's stores move, all destinations together,
+// as the executor stores (kernels.h, streams_stores): a final step of a large call streams,
+// unless a reduce or scale writes over one of its own sources, which makes the whole step store
+// plainly. A store over a source finds the line in the cache (the step has just read it) and
+// moves only its write-back, as a streamed store does; a copy skips a destination that is its
+// source.
+double store_cost(const Step& step, const ThreadCosts& costs, bool streams, bool in_place) {
+  const auto over_a_source = [&](const BufferRef& dst) {
+    return std::any_of(step.srcs.begin(), step.srcs.end(), [&](const BufferRef& src) { return same_memory(src, dst, in_place); });
+  };
+  const bool copy = step.kind == StepKind::copy;
+  const bool plain = !streams || (!copy && std::any_of(step.dsts.begin(), step.dsts.end(), over_a_source));
+  double cost = 0;
+  for (const BufferRef& dst : step.dsts) {
+    if (over_a_source(dst)) cost += copy ? 0.0 : costs.stream_write_cost;
+    else cost += plain ? costs.write_cost : costs.stream_write_cost;
+  }
+  return cost;
+}
+
 }  // namespace
 
 ThreadCosts default_thread_costs(int threads) {
@@ -111,8 +138,8 @@ ThreadPrediction predict_thread_time(const Schedule& schedule, const ThreadCosts
     deps_left[s] = static_cast<int>(step.deps.size());
     if (step.dsts.empty() || step.count == 0) continue;
     const auto element = static_cast<double>(dtype_size(schedule.dtype_of(step.dsts.front())));
-    const double write = streaming && final_steps[s] ? costs.stream_write_cost : costs.write_cost;
-    const double per_element = element * (static_cast<double>(step.srcs.size()) + write * static_cast<double>(step.dsts.size()));
+    const double per_element = element * (static_cast<double>(step.srcs.size()) +
+                                          store_cost(step, costs, streaming && final_steps[s], options.in_place));
     moved += step.count * static_cast<std::int64_t>(element) * static_cast<std::int64_t>(step.srcs.size() + step.dsts.size());
     const std::int64_t call_pieces = (step.count - 1) / options.piece_elements + 1;
     prediction.pieces += call_pieces;

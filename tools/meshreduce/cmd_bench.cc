@@ -100,8 +100,21 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
   const std::int64_t bytes = buffers.bytes_per_device();
   Result result{t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, -1, 0};
   if (probes != nullptr && t > 0) {
-    result.probe_gbps = probes->best_gbps(bytes, in_place);
-    result.bound = probes->bound_seconds(bytes, in_place) / t;
+    // The call's own buffers, for a probe over them where they outgrow the main probe's.
+    ProbeMemory call;
+    call.bytes_per_buffer = static_cast<std::size_t>(bytes);
+    for (int k = 0; k < communicator.size(); ++k) {
+      const auto device = static_cast<std::size_t>(k);
+      auto* output = static_cast<std::byte*>(buffers.outputs()[device][0].data);
+      if (in_place) {
+        call.inputs.push_back(output);  // the call's inputs; the probe's in-place kernels write them
+        continue;
+      }
+      call.inputs.push_back(static_cast<std::byte*>(const_cast<void*>(buffers.inputs()[device][0].data)));
+      call.outputs.push_back(output);
+    }
+    result.probe_gbps = probes->best_gbps(bytes, in_place, &call);
+    result.bound = probes->bound_seconds(bytes, in_place, &call) / t;
   }
   return result;
 }
@@ -128,7 +141,8 @@ void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, co
     const ProbeKernel* in_place = best_kernel_for(*probe, true);
     std::printf("\n# bound: an allreduce of S bytes per device over K moves >= 2 K S bytes, so t >= 2 K S / B with"
                 " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place;\n# calls whose buffers take less than %s"
-                " use B over buffers of their size if higher (caches); \"bound\" = that time / measured time (<= 1)\n",
+                " use B over buffers of their size if higher (caches), larger calls B over their own buffers if higher;\n"
+                "# \"bound\" = that time / measured time (<= 1; the JSON's probe_gbps is each row's B)\n",
                 out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps, in_place->name.c_str(),
                 human_bytes(static_cast<double>(probe->bytes)).c_str());
   }

@@ -3,9 +3,11 @@
 // allreduce. docs/benchmarking.md explains the kernels and the bound.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace meshreduce::cli {
@@ -58,6 +60,14 @@ struct StreamProbe {
   std::string best_kernel;
 };
 
+// Memory a probe runs over: K input buffers and K output buffers (none: an in-place call's own
+// buffers, over which only the kernels that write no other memory run), `bytes_per_buffer` each.
+struct ProbeMemory {
+  std::vector<std::byte*> inputs;
+  std::vector<std::byte*> outputs;
+  std::size_t bytes_per_buffer = 0;
+};
+
 // Runs read, write, copy and a K-way reduce (K = `devices`, at least 2) over `bytes` of memory
 // in all (split into K input and K output buffers) on `threads` threads (0: every hardware
 // thread): per kernel one untimed pass, then `rounds` timed rounds of about `round_bytes` of
@@ -67,6 +77,11 @@ struct StreamProbe {
 StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int rounds,
                                  std::int64_t round_bytes = kProbeRoundBytes);
 
+// The same kernels over `memory` as it is: its pages already touched, its values kept (only the
+// outputs, and the inputs by the in-place kernels, are written). For a call's own buffers.
+StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, int rounds,
+                                      std::int64_t round_bytes = kProbeRoundBytes);
+
 // B for one kind of call: the best rate of the kernels that move bytes the way such a call can.
 // An out-of-place call cannot use the in-place kernels' trick. Over small buffers, whose data the
 // caches hold between calls, only kernels whose working set is at least the call's count (a
@@ -74,22 +89,27 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
 // Null when no kernel qualifies.
 const ProbeKernel* best_kernel_for(const StreamProbe& probe, bool in_place, int working_set_buffers = 0);
 
-// B for an allreduce of S bytes per device: the main probe's for calls whose buffers take at
-// least as much memory as the main probe's, else the higher of it and a probe over buffers of S
-// bytes (measured once per size, then remembered).
+// B for an allreduce of S bytes per device: for calls whose buffers take at least as much memory
+// as the main probe's, the higher of the main probe's and a probe over the call's own buffers
+// (`call`, when given: the same memory, pages and values the call ran over); for smaller calls
+// the higher of the main probe's and a probe over buffers of S bytes. Each measured once per size
+// (and kind of call), then remembered.
 class BoundProbes {
  public:
   BoundProbes(StreamProbe main, int devices, int threads) : main_(std::move(main)), devices_(devices), threads_(threads) {}
   const StreamProbe& main() const { return main_; }
-  double best_gbps(std::int64_t bytes_per_device, bool in_place);
+  double best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   // 2 K S / B: the least time of an allreduce of `bytes_per_device`.
-  double bound_seconds(std::int64_t bytes_per_device, bool in_place);
+  double bound_seconds(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
+  // The probe over a call's own buffers that best_gbps measured, if any.
+  const StreamProbe* call_probe(std::int64_t bytes_per_device, bool in_place) const;
 
  private:
   StreamProbe main_;
   int devices_;
   int threads_;
   std::map<std::int64_t, StreamProbe> by_size_;
+  std::map<std::pair<std::int64_t, bool>, StreamProbe> by_call_;
 };
 
 }  // namespace meshreduce::cli

@@ -5,8 +5,9 @@
 //
 // The model (the process executor, src/exec/processes/, as a topology):
 //   - Each schedule device is a `core` device: the process holding it runs that device's steps
-//     on its one thread. A device reduces at one thread's rate (reduce_gbps) and reaches its
-//     machine's memory over a `memory` link at one thread's copy rate.
+//     on its one thread, reaching its machine's memory over a `memory` link at one thread's copy
+//     rate. Its reduce kernel adds while it reads, at the rate of a copy, so a step costs the
+//     bytes it reads from and writes to peers, with no reduction phase of its own (reduce_gbps 0).
 //   - Each machine is a `numa` node whose bandwidth_gbps, the copy rate of all its cores
 //     together, every byte read from or written to a peer on that machine shares.
 //   - With several machines, each machine's node joins one non-blocking `network_switch` over a

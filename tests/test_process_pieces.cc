@@ -237,33 +237,6 @@ TEST(SplitByMachine, EachTransferStartsRightAfterItsLastDependency) {
     }
 }
 
-// Across machines "auto" counts the bytes each machine sends and receives: on two machines of
-// four, a flat ring sends 1.75 S out of each machine, hierarchical-rs S (each of its four
-// processes exchanges its reduced quarter with its peer), so auto must not pick an algorithm
-// that moves more between machines than hierarchical-rs.
-TEST(ProcessPlanning, AutoAcrossMachinesWeighsTheBytesBetweenThem) {
-  const std::vector<int> two_machines{0, 0, 0, 0, 1, 1, 1, 1};
-  const std::vector<std::vector<int>> groups{{0, 1, 2, 3}, {4, 5, 6, 7}};
-  const std::vector<TensorSpec> layout{{std::int64_t{4} << 20, DType::f32}};  // 16 MiB
-  ProcessCommunicatorOptions options;
-  const auto network_time = [&](const std::string& algorithm) {
-    options.algorithm = algorithm;
-    const Plan plan = detail::plan_for_processes(layout, ReduceOp::sum, 8, groups, options, two_machines);
-    return detail::predict_across_machines(plan.schedule, 0.0, two_machines);
-  };
-  const double ring = network_time("ring");
-  const double hierarchical = network_time("hierarchical-rs");
-  // A ring crosses between the machines twice, each way carrying 2 (K-1)/K of the bytes: 1.75 x 16 MiB.
-  EXPECT_NEAR(ring * detail::kAssumedNetworkGbps * 1e9, 1.75 * (16 << 20), 1e-6 * (16 << 20));
-  EXPECT_NEAR(hierarchical * detail::kAssumedNetworkGbps * 1e9, 1.0 * (16 << 20), 1e-6 * (16 << 20));
-  options.algorithm = "auto";
-  const Plan automatic = detail::plan_for_processes(layout, ReduceOp::sum, 8, groups, options, two_machines);
-  EXPECT_LE(detail::predict_across_machines(automatic.schedule, 0.0, two_machines), hierarchical)
-      << "auto chose " << automatic.choices.front().algorithm;
-  // On one machine nothing crosses: the memory time alone.
-  EXPECT_EQ(detail::predict_across_machines(automatic.schedule, 3.5, std::vector<int>(8, 0)), 3.5);
-}
-
 TEST(LayoutExchange, NamesTheFirstDifferenceWithBothRanksAndValues) {
   const std::vector<TensorSpec> a{{100, DType::f32}, {7, DType::f64}};
   const std::vector<TensorSpec> b{{100, DType::f32}, {7, DType::i32}};

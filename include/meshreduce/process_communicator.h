@@ -24,6 +24,7 @@
 #include "meshreduce/bootstrap.h"
 #include "meshreduce/bucketing.h"
 #include "meshreduce/communicator.h"
+#include "meshreduce/process_model.h"
 #include "meshreduce/tensor.h"
 #include "meshreduce/transport.h"
 #include "meshreduce/types.h"
@@ -49,6 +50,10 @@ struct ProcessCommunicatorOptions {
   // are told apart by host name. Processes share memory only within a machine; between
   // machines, data moves through `transport`. The machines are the default groups.
   int ranks_per_node = 0;
+  // Line rate of each machine's network port, Gbit/s: across machines "auto" predicts each
+  // schedule with the simulator on the job's topology (meshreduce/process_model.h) at this rate.
+  // Default: one 100 Gb/s port (EDR InfiniBand or 100 GbE). Every process must agree.
+  double network_gbps = kDefaultNetworkGbps;
   // Moves data between machines (MpiTransport); needed when the processes span several.
   // Its peers are numbered as the bootstrap's ranks.
   std::shared_ptr<Transport> transport;

@@ -9,6 +9,7 @@
 
 #include "cli_common.h"
 #include "meshreduce/limits.h"
+#include "meshreduce/process_model.h"
 #include "process_backend.h"
 #include "meshreduce/error.h"
 
@@ -26,7 +27,7 @@ bool check_backend(const CLI::App& command, const BackendFlags& flags) {
   const bool processes = flags.backend == "processes";
   const auto given = [&](const char* flag) { return command.get_option_no_throw(flag) != nullptr && command.count(flag) > 0; };
   if (!processes) {
-    for (const char* flag : {"--shared", "--ranks-per-node", "--local-devices", "--compare-mpi", "--timeout"})
+    for (const char* flag : {"--shared", "--ranks-per-node", "--local-devices", "--compare-mpi", "--timeout", "--network-gbps"})
       if (given(flag)) throw InvalidArgument(std::string(flag) + ": only for --backend processes");
     return false;
   }
@@ -40,6 +41,9 @@ bool check_backend(const CLI::App& command, const BackendFlags& flags) {
   if (!(flags.timeout_s >= 0.001 && flags.timeout_s <= kMaxTimeoutSeconds))
     throw InvalidArgument("--timeout " + std::to_string(flags.timeout_s) + ": must be from 0.001 to " +
                           std::to_string(static_cast<int>(kMaxTimeoutSeconds)) + " seconds");
+  if (!(flags.network_gbps > 0 && flags.network_gbps <= kMaxNetworkGbps))
+    throw InvalidArgument("--network-gbps " + std::to_string(flags.network_gbps) + ": must be above 0 and at most " +
+                          std::to_string(static_cast<int>(kMaxNetworkGbps)) + " Gbit/s");
   return true;
 }
 

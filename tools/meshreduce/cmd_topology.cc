@@ -1,11 +1,15 @@
 // meshreduce topology: print a preset or a topology file as JSON (docs/topology-format.md), or
 // write it to a file to edit; --summary prints devices, nodes, links and levels as text.
+// With --processes K, the topology of a process job instead (meshreduce/process_model.h): what
+// `auto` of the process executor plans with, for `meshreduce simulate --topology` to inspect.
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "commands.h"
+#include "meshreduce/error.h"
+#include "meshreduce/process_model.h"
 #include "meshreduce/topology.h"
 
 namespace meshreduce::cli {
@@ -15,6 +19,10 @@ struct TopologyOptions {
   std::string name = "dgx1-v100";
   std::string output;
   bool summary = false;
+  int processes = 0;  // > 0: a process job's topology instead of `name`
+  int ranks_per_node = 0;
+  int local_devices = 1;
+  double network_gbps = kDefaultNetworkGbps;
 };
 
 void print_summary(const Topology& topology) {
@@ -60,8 +68,20 @@ void print_summary(const Topology& topology) {
   }
 }
 
-void run_topology(const TopologyOptions& options) {
-  const Topology topology = topology_preset(options.name);
+Topology chosen_topology(const TopologyOptions& options, const CLI::App& command) {
+  const bool job = command.count("--processes") > 0;
+  if (!job) {
+    for (const char* flag : {"--ranks-per-node", "--local-devices", "--network-gbps"})
+      if (command.count(flag) > 0) throw InvalidArgument(std::string(flag) + ": only with --processes");
+    return topology_preset(options.name);
+  }
+  if (command.count("name") > 0) throw InvalidArgument("--processes: a process job's topology, not also " + options.name);
+  return process_job_topology(
+      uniform_process_job(options.processes, options.ranks_per_node, options.local_devices, options.network_gbps));
+}
+
+void run_topology(const TopologyOptions& options, const CLI::App& command) {
+  const Topology topology = chosen_topology(options, command);
   if (!options.output.empty()) {
     save_topology(topology, options.output);
     std::printf("wrote %s (%s, %d devices)\n", options.output.c_str(), topology.name.c_str(), topology.size());
@@ -81,7 +101,16 @@ void add_topology_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--output,-O", options->output, "write the JSON to this file instead of printing it");
   command->add_flag("--summary", options->summary, "print links and levels as text");
-  command->callback([options] { run_topology(*options); });
+  command->add_option("--processes", options->processes,
+                      "instead of a preset: the topology the process executor's auto plans with, for K ranks");
+  command->add_option("--ranks-per-node", options->ranks_per_node,
+                      "with --processes: N consecutive ranks per machine (0: one machine)")
+      ->capture_default_str();
+  command->add_option("--local-devices", options->local_devices, "with --processes: devices per process")
+      ->capture_default_str();
+  command->add_option("--network-gbps", options->network_gbps, "with --processes: each machine's port, Gbit/s")
+      ->capture_default_str();
+  command->callback([options, command] { run_topology(*options, *command); });
 }
 
 }  // namespace meshreduce::cli

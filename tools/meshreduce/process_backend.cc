@@ -45,6 +45,9 @@ void add_backend_flags(CLI::App& command, BackendFlags& flags, bool bench) {
                      "processes: also time MPI_Allreduce of the same inputs (under mpirun; f32/f64/i32/i64 sum, one device per process)");
   command.add_option("--timeout", flags.timeout_s, "processes: seconds any wait may take before it fails")
       ->capture_default_str();
+  command.add_option("--network-gbps", flags.network_gbps,
+                     "processes: each machine's network port in Gbit/s, which auto plans with across machines")
+      ->capture_default_str();
 }
 
 int devices_on_this_machine(const BackendFlags& flags) {
@@ -202,6 +205,7 @@ ProcessCommunicatorOptions communicator_options(const ProcessBackendOptions& opt
   result.reproducible = options.reproducible;
   result.local_devices = options.flags.local_devices;
   result.ranks_per_node = options.flags.ranks_per_node;
+  result.network_gbps = options.flags.network_gbps;
   result.timeout = timeout_of(options);
   result.shared_arena_bytes = options.flags.shared ? arena_bytes : 0;
   result.transport = job.transport;

@@ -23,6 +23,7 @@ struct BackendFlags {
   int local_devices = 1;            // devices per process
   bool compare_mpi = false;         // bench: also time MPI_Allreduce on the same buffers
   double timeout_s = 60;            // deadline of every wait of the process executor
+  double network_gbps = 100;        // each machine's port, Gbit/s: what auto plans with across machines
 };
 void add_backend_flags(CLI::App& command, BackendFlags& flags, bool bench);
 // Devices whose buffers this machine holds: --local-devices x the ranks mpirun started on it

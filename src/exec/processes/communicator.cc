@@ -60,6 +60,7 @@ detail::Description describe_options(const ProcessCommunicatorOptions& options) 
           {"packer_min_elements_per_split", std::to_string(options.bucketing.packer_min_elements_per_split)},
           {"groups", groups.str()},
           {"ranks_per_node", std::to_string(options.ranks_per_node)},
+          {"network_gbps", std::to_string(options.network_gbps)},
           {"piece_elements", std::to_string(options.piece_elements)},
           {"stream_min_bytes", std::to_string(options.stream_min_bytes)},
           {"reproducible", options.reproducible ? "yes" : "no"}};
@@ -82,6 +83,9 @@ void check_options(const ProcessCommunicatorOptions& options) {
     throw InvalidArgument("shared_arena_bytes must be >= 0, got " + std::to_string(options.shared_arena_bytes));
   if (options.max_segment_bytes < 1)
     throw InvalidArgument("max_segment_bytes must be >= 1, got " + std::to_string(options.max_segment_bytes));
+  if (!(options.network_gbps > 0 && options.network_gbps <= kMaxNetworkGbps))
+    throw InvalidArgument("network_gbps must be above 0 and at most " + std::to_string(kMaxNetworkGbps) + " Gbit/s, got " +
+                          std::to_string(options.network_gbps));
   if (options.ranks_per_node < 0)
     throw InvalidArgument("ranks_per_node must be >= 0, got " + std::to_string(options.ranks_per_node));
 }
@@ -242,7 +246,8 @@ struct ProcessCommunicator::Impl {
     CachedPlan cached;
     std::vector<int> machine_of_device;
     for (const int process : map.process_of) machine_of_device.push_back(machine_of[static_cast<std::size_t>(process)]);
-    cached.plan = detail::plan_for_processes(layout, op, map.first_device.back(), groups, options, machine_of_device);
+    cached.plan = detail::plan_for_processes(layout, op, map.first_device.back(), groups, options, machine_of_device,
+                                            map.process_of);
     cached.split = detail::split_by_machine(cached.plan.schedule, map, machine_of);
     cached.program = detail::lower_schedule(cached.split.schedule, cached.plan.buckets, options.piece_elements,
                                             options.stream_min_bytes);

@@ -178,6 +178,14 @@ def write_topology(path, model_path, rate_gbps, rates, machines, count):
         f.write("\n")
 
 
+def network_gbytes(path):
+    with open(path) as f:
+        links = [link for link in json.load(f)["links"] if link["kind"] == "network"]
+    if len(links) != 1:
+        sys.exit(f"{path}: expected one network link between the two machines, found {len(links)}")
+    return float(links[0]["bandwidth_gbps"])
+
+
 def mpirun_command(machines, binary, bench_args):
     common = ["--oversubscribe", "--bind-to", "none", "--mca", "pml", "ob1", "--mca", "btl", "self,tcp",
               "--mca", "btl_tcp_if_include", machines.cidr()]
@@ -195,8 +203,9 @@ def mpi_environment(machines):
     return env
 
 
-def bench(machines, binary, algorithm, sizes, args):
+def bench(machines, binary, algorithm, sizes, args, network_gbit):
     bench_args = ["bench", "--backend", "processes", "--ranks-per-node", str(RANKS_PER_MACHINE), "-a", algorithm,
+                  "--network-gbps", f"{network_gbit:.4f}",
                   "-b", sizes[0], "-e", sizes[-1], "-f", str(args.factor), "-n", str(args.iterations),
                   "--warmup", str(args.warmup), "--no-probe", "--json", "--timeout", str(args.timeout)]
     out = run_group(mpirun_command(machines, binary, bench_args), mpi_environment(machines), RUN_TIMEOUT_S)
@@ -294,11 +303,15 @@ def main():
             write_topology(topology, args.machine_model, rate, rates, machines, args.probe_bytes)
             log(f"# link probe: {rate:.3f} GB/s per direction, both at once (median of {len(rates)}: "
                 f"{', '.join(f'{r:.3f}' for r in rates)}); written to {topology}")
+        # auto plans with the network rate a user states (--network-gbps, in Gbit/s): the link's, as
+        # the topology file has it (GB/s).
+        network_gbit = 8 * network_gbytes(topology)
+        log(f"# bench --network-gbps {network_gbit:.4f} (the topology's link)")
         for r in range(args.rounds):
             order = algorithms[r % len(algorithms):] + algorithms[:r % len(algorithms)]
             for algorithm in order:
                 loads.append(os.getloadavg()[0])
-                rows = bench(machines, args.meshreduce, algorithm, sizes, args)
+                rows = bench(machines, args.meshreduce, algorithm, sizes, args, network_gbit)
                 for b in size_bytes:
                     measured.setdefault((algorithm, b), []).append(rows[b])
                 log(f"# round {r + 1}/{args.rounds} {algorithm}: " +

@@ -15,7 +15,8 @@ is MPI over TCP over the veth.
    copied from --machine-model (same host, same sharing of its cores).
 2. Bench: for each round, each algorithm in turn (the order rotated each round), one
    `meshreduce bench --backend processes` over all sizes; per algorithm and size the median over
-   rounds of the row's time (itself the median over calls of the slowest rank's time).
+   rounds of the row's time (itself the median over calls, each from the earliest rank's start to the
+   latest rank's end).
 3. Simulate: `meshreduce simulate --topology <that file> -a NAME --sizes ...`.
 4. The table: measured out of place (and in place), ring's time over each algorithm's (out of
    place, per round, then the median), the prediction and prediction / measured.
@@ -325,7 +326,7 @@ def main():
           f"{'network namespaces, veth shaped to ' + machines.rate if allowed else 'TCP on loopback (fallback)'}; "
           f"topology {shown(topology)}")
     print(f"# f32 sum, private buffers; time = median over {args.rounds} interleaved rounds of the bench row "
-          f"(median over {args.iterations} calls of the slowest rank); load average "
+          f"(median over {args.iterations} calls, earliest start to latest end); load average "
           f"{min(loads):.1f}-{max(loads):.1f}")
     print(f"# {'size':>6} {'algorithm':<20} {'out of place':>12} {'in place':>9} {'ring/this':>10} "
           f"{'predicted':>10} {'pred/meas':>9}   simulated as")

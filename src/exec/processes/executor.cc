@@ -222,7 +222,7 @@ void ProcessExecution::finish_transfers() {
                                    " ms for rank " + std::to_string(message.peer) + " to take the data of step " +
                                    std::to_string(message.step) + " in call " + std::to_string(call_));
     }
-    wait_round(round, wait_policy_);
+    spin_wait(round, wait_policy_.pause_rounds);
   }
 }
 

@@ -13,7 +13,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <thread>
 
 #include "exec/threads/spin.h"
 
@@ -43,18 +42,6 @@ constexpr WaitPolicy wait_policy_for(int processes_here, unsigned cores) {
   return {static_cast<unsigned>(processes_here) > cores ? 0 : kSpinRounds};
 }
 
-inline void wait_round(int round, const WaitPolicy& policy) {
-  if (round >= policy.pause_rounds) {
-    std::this_thread::yield();
-    return;
-  }
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
-
 // Waits until `flag` >= `value` (acquire), or `failed` is nonzero, or `timeout` passes;
 // `poll()` runs every round (the transport's progress: the flag may be this process's own).
 // A peer that failed while the deadline passed is `failed`, not `timed_out`: the failure names
@@ -71,7 +58,7 @@ WaitResult wait_at_least(std::atomic_ref<std::uint64_t> flag, std::uint64_t valu
     if (failed.load(std::memory_order_acquire) != 0) return WaitResult::failed;
     if (round >= pause_rounds && std::chrono::steady_clock::now() >= deadline)
       return failed.load(std::memory_order_acquire) != 0 ? WaitResult::failed : WaitResult::timed_out;
-    wait_round(round, policy);
+    spin_wait(round, pause_rounds);
   }
 }
 

@@ -11,8 +11,10 @@ namespace meshreduce::detail {
 // 130 us instead of 25 us while the caller paused on the worker's core).
 constexpr int kPauseRounds = 64;
 
-inline void spin_wait(int round) {
-  if (round >= kPauseRounds) {
+// `pause_rounds`: how many rounds pause before every round yields (processes choose it by how
+// many of them share the machine's cores: exec/processes/wait.h).
+inline void spin_wait(int round, int pause_rounds = kPauseRounds) {
+  if (round >= pause_rounds) {
     std::this_thread::yield();
     return;
   }

@@ -83,9 +83,7 @@ void check_options(const ProcessCommunicatorOptions& options) {
     throw InvalidArgument("shared_arena_bytes must be >= 0, got " + std::to_string(options.shared_arena_bytes));
   if (options.max_segment_bytes < 1)
     throw InvalidArgument("max_segment_bytes must be >= 1, got " + std::to_string(options.max_segment_bytes));
-  if (!(options.network_gbps > 0 && options.network_gbps <= kMaxNetworkGbps))
-    throw InvalidArgument("network_gbps must be above 0 and at most " + std::to_string(kMaxNetworkGbps) + " Gbit/s, got " +
-                          std::to_string(options.network_gbps));
+  check_network_gbps("network_gbps", options.network_gbps);
   if (options.ranks_per_node < 0)
     throw InvalidArgument("ranks_per_node must be >= 0, got " + std::to_string(options.ranks_per_node));
 }
@@ -286,17 +284,18 @@ struct ProcessCommunicator::Impl {
            ReduceOp op) {
     if (!options.reproducible) {
       std::lock_guard lock(call_mutex);
-      detail::validate_call(inputs, outputs, options.local_devices, checks);
-      plan_for(checks.layout, op).execution->run({inputs, outputs});
-      return;
+      return run_locked(inputs, outputs, op);
     }
-    const auto layout = detail::validate_call(inputs, outputs, options.local_devices);
+    detail::validate_call(inputs, outputs, options.local_devices);
     // Reproducible mode: the same schedule, run over exponent codes and exact f64 sums.
     std::lock_guard reproducible_lock(reproducible_mutex);
     detail::repro::allreduce(
         inputs, outputs, op, map.first_device.back(),
         [&](std::span<const std::vector<ConstTensorView>> in, std::span<const std::vector<TensorView>> out,
-            ReduceOp how) { run_validated(in, out, how, detail::validate_call(in, out, options.local_devices)); },
+            ReduceOp how) {
+          std::lock_guard lock(call_mutex);
+          run_locked(in, out, how);
+        },
         repro_scratch);
   }
 
@@ -312,15 +311,14 @@ struct ProcessCommunicator::Impl {
     }
     std::lock_guard lock(call_mutex);
     fill(in_place_inputs);
-    detail::validate_call(in_place_inputs, grads, options.local_devices, checks);
-    plan_for(checks.layout, op).execution->run({in_place_inputs, grads});
+    run_locked(in_place_inputs, grads, op);
   }
 
-  void run_validated(std::span<const std::vector<ConstTensorView>> inputs,
-                     std::span<const std::vector<TensorView>> outputs, ReduceOp op,
-                     const std::vector<TensorSpec>& layout) {
-    std::lock_guard lock(call_mutex);
-    plan_for(layout, op).execution->run({inputs, outputs});
+  // A checked call of the layout's plan; call_mutex held (the checks' storage and the plans).
+  void run_locked(std::span<const std::vector<ConstTensorView>> inputs,
+                  std::span<const std::vector<TensorView>> outputs, ReduceOp op) {
+    detail::validate_call(inputs, outputs, options.local_devices, checks);
+    plan_for(checks.layout, op).execution->run({inputs, outputs});
   }
 };
 

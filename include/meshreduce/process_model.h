@@ -20,6 +20,7 @@
 // process waits for a core when there are more processes than cores.
 #pragma once
 
+#include <string_view>
 #include <vector>
 
 #include "meshreduce/topology.h"
@@ -32,6 +33,10 @@ namespace meshreduce {
 inline constexpr double kDefaultNetworkGbps = 100.0;
 // Largest --network-gbps / ProcessCommunicatorOptions::network_gbps: 100 Tb/s, far above any port.
 inline constexpr double kMaxNetworkGbps = 100000.0;
+
+// Throws InvalidArgument "<what> <gbps>: must be above 0 and at most 100000 Gbit/s" unless
+// 0 < gbps <= kMaxNetworkGbps (NaN included): the one check of a network rate, wherever it comes in.
+void check_network_gbps(std::string_view what, double gbps);
 
 struct ProcessJobLayout {
   std::vector<int> devices_of_process;  // per process, in rank order: its local devices (>= 1)

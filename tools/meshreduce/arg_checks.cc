@@ -41,9 +41,7 @@ bool check_backend(const CLI::App& command, const BackendFlags& flags) {
   if (!(flags.timeout_s >= 0.001 && flags.timeout_s <= kMaxTimeoutSeconds))
     throw InvalidArgument("--timeout " + std::to_string(flags.timeout_s) + ": must be from 0.001 to " +
                           std::to_string(static_cast<int>(kMaxTimeoutSeconds)) + " seconds");
-  if (!(flags.network_gbps > 0 && flags.network_gbps <= kMaxNetworkGbps))
-    throw InvalidArgument("--network-gbps " + std::to_string(flags.network_gbps) + ": must be above 0 and at most " +
-                          std::to_string(static_cast<int>(kMaxNetworkGbps)) + " Gbit/s");
+  check_network_gbps("--network-gbps", flags.network_gbps);
   return true;
 }
 

@@ -54,9 +54,7 @@ void check(const ProcessJobLayout& job) {
   if (job.machine_of_process.size() != processes)
     throw InvalidArgument("process job: " + std::to_string(processes) + " processes but " +
                           std::to_string(job.machine_of_process.size()) + " machine entries");
-  if (!(job.network_gbps > 0 && job.network_gbps <= kMaxNetworkGbps))
-    throw InvalidArgument("network_gbps " + number(job.network_gbps) + ": must be above 0 and at most " +
-                          number(kMaxNetworkGbps) + " Gbit/s");
+  check_network_gbps("network_gbps", job.network_gbps);
   std::int64_t devices = 0;
   int next_machine = 0;  // machines numbered in order of appearance, none skipped
   for (std::size_t p = 0; p < processes; ++p) {
@@ -74,6 +72,12 @@ void check(const ProcessJobLayout& job) {
 }
 
 }  // namespace
+
+void check_network_gbps(std::string_view what, double gbps) {
+  if (!(gbps > 0 && gbps <= kMaxNetworkGbps))
+    throw InvalidArgument(std::string(what) + " " + number(gbps) + ": must be above 0 and at most " +
+                          number(kMaxNetworkGbps) + " Gbit/s");
+}
 
 ProcessJobLayout uniform_process_job(int processes, int ranks_per_node, int local_devices, double network_gbps) {
   limits::check_range<InvalidArgument>("processes", processes, 1, limits::kMaxDevices);

@@ -6,9 +6,11 @@
 // memory, and may finish it before rank 1 has even left the barrier. Each rank's own span is
 // then short although the call, from the first rank's start to the last rank's end, is not.
 // Taking per call the slowest rank's span (nccl-tests' and the OSU benchmarks' rule, which this
-// backend used before) therefore undercounts whenever the ranks do not start together, which on
-// a machine with fewer cores than ranks is the rule: rows of shared buffers at K = 2 read up to
-// 2.28 times faster than memory allows. So when every rank reads the same clock (one host: the
+// backend used before) therefore undercounts whenever the ranks do not start together (by at
+// most the spread of their starts: a rank reads a peer's memory only after the peer's ready
+// flag), which on a machine with fewer cores than ranks is common. (The K = 2 rows of shared
+// buffers that once read up to 2.28 of the bound owed that mostly to the probe running on one
+// core: probe_cpus.h.) So when every rank reads the same clock (one host: the
 // same boot, the same time namespace), a call lasts from the earliest start to the latest end
 // (TimingRule::job_span). Ranks on several hosts have unrelated clocks, and keep the slowest
 // rank's span (TimingRule::slowest_rank), which is a lower bound of the call.

@@ -45,6 +45,9 @@ struct Program {
   std::vector<Piece> pieces;
   std::vector<PhysicalRef> refs;
   std::vector<ScratchSpec> scratch;
+  // The call's outputs together hold at least `stream_min_bytes` (lower_schedule): too large for
+  // the caches, so copies made for the call (the process executor's staging) store around them.
+  bool large = false;
 };
 
 // Per step: whether its destinations are all outputs that no later step reads (by device and

@@ -346,8 +346,10 @@ CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp
   // its in-place calls: back to back on the same buffers, with nothing between them. The values
   // then grow (sum: K times per call; integers wrap), stay (min, max) or stay within rounding
   // of the first call's (average), and floats may reach inf: none of that changes the bytes a
-  // call moves or the kernels it runs. Rewriting the inputs before each call would put a pass of
-  // the calling thread alone between the calls, which the bound's probe never does.
+  // call moves or the kernels it runs, and no op drives the exact fill's values toward the slow
+  // subnormal range (docs/benchmarking.md, "The table"), so no op needs a rewrite between calls.
+  // A rewrite before each call would put a pass of the calling thread alone between the calls,
+  // which the bound's probe never does.
   for (int i = 0; i < warmup + iterations; ++i) {
     const auto start = std::chrono::steady_clock::now();
     call();

@@ -1,7 +1,7 @@
-// What an in-place row of `meshreduce bench` times, against what its probe times: bench rewrites
-// the inputs on the calling thread before every timed in-place call (each call overwrites them),
-// while the probe's in-place kernel passes over its buffers round after round on running
-// threads. This program times `direct` in place, K devices, S bytes per device, in several ways
+// What an in-place row of `meshreduce bench` timed, against what its probe times: bench rewrote
+// the inputs on the calling thread before every timed in-place call (each call overwrites them;
+// it now times them back to back, as nccl-tests does), while the probe's in-place kernel passes
+// over its buffers round after round on running threads. This program times `direct` in place, K devices, S bytes per device, in several ways
 // interleaved in one process (so all see the same load), and out of place call after call for
 // comparison, and prints each way's median and fastest call, and how often the calling thread
 // was taken off its core during the timed calls (involuntary context switches, per call):

@@ -106,10 +106,17 @@ void store_value(DType dtype, void* base, std::int64_t i, double v);
 void exact_expected(DType dtype, ReduceOp op, int devices, int tensor, std::int64_t element, void* out,
                     bool reproducible = false);
 
-// Times `warmup + iterations` calls on `buffers` (in place: the outputs, inputs rewritten before
-// each call after the first), checks the first and the last call's outputs bit for bit against
-// the exact reference (wrong: mismatches of both together), and returns the median of the timed
-// calls.
+// How both backends' bench time and check in-place rows (time_calls, process_backend.cc's
+// measure), for their headers.
+inline constexpr const char* kInPlaceTiming =
+    "in place: calls timed back to back on the same buffers, as nccl-tests does; bits checked on the first call "
+    "and on one more call after the timed ones, each on fresh inputs";
+
+// Times `warmup + iterations` calls on `buffers`, which hold fresh inputs, and returns the median
+// of the timed calls. In place, the calls run back to back on the same buffers, each reducing
+// what the previous one left (as nccl-tests times them). Checks bit for bit against the exact
+// reference (wrong: mismatches of both checks together): the first call, and then out of place
+// the last call; in place, one more untimed call on fresh inputs after the timed ones.
 struct CallTiming {
   double median_s = 0;
   std::int64_t wrong = 0;

@@ -131,6 +131,7 @@ void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, co
               bench.algorithm.c_str(), bench.job.reproducible ? " reproducible" : "", devices, bench.job.topology.c_str(),
               std::string(dtype_name(sweep.dtype)).c_str(), std::string(reduce_op_name(sweep.op)).c_str(),
               static_cast<long long>(bench.iterations), static_cast<long long>(bench.warmup));
+  std::printf("# %s\n", kInPlaceTiming);
   if (probe != nullptr) {
     std::printf("# streaming probe: %d threads over %s, best (median) of %d rounds of %s, GB/s of bytes read + written:\n#  ",
                 probe->threads, human_bytes(static_cast<double>(probe->bytes)).c_str(), probe->rounds,
@@ -248,6 +249,7 @@ void run_bench(const BenchOptions& bench) {
                        {"devices", communicator.size()}, {"dtype", dtype_name(sweep.dtype)},
                        {"op", reduce_op_name(sweep.op)}, {"warmup", bench.warmup}, {"iterations", bench.iterations},
                        {"avg_busbw", average_busbw}, {"reproducible", bench.job.reproducible},
+                       {"in_place_timing", "back to back"},
                        {"results", nlohmann::json::array()}};
     if (probes) {
       const StreamProbe* probe = &probes->main();

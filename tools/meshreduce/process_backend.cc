@@ -258,8 +258,10 @@ Timing across_ranks(Bootstrap& bootstrap, std::chrono::milliseconds timeout, Tim
   return all;
 }
 
-// One size, out of place or in place: every call timed, the first and the last checked on every
-// rank (as the thread backend's time_calls).
+// One size, out of place or in place, checked on every rank as the thread backend's time_calls
+// checks it: every call timed; in place back to back on the same buffers (each call reduces what
+// the previous one left, as nccl-tests times in-place calls); the first call checked, and then out
+// of place the last, in place one more untimed call on fresh inputs.
 Timing measure(ProcessCommunicator& comm, Bootstrap& bootstrap, const ProcessBackendOptions& options,
                TimingRule rule, std::int64_t count, bool in_place) {
   Buffers buffers(comm, {count}, options.dtype, options.flags.shared, in_place);
@@ -268,10 +270,15 @@ Timing measure(ProcessCommunicator& comm, Bootstrap& bootstrap, const ProcessBac
       bootstrap, timeout_of(options), options.warmup, options.iterations,
       [&](int i) {
         if (i == 1) wrong += buffers.count_wrong(options.op);  // the first call
-        if (in_place && i > 0) buffers.reset();
       },
       [&] { buffers.run(options.op); });
-  wrong += buffers.count_wrong(options.op);  // the last call
+  // The last call (out of place), or the only one (checked after it, as no call followed it).
+  if (!in_place || options.warmup + options.iterations == 1) wrong += buffers.count_wrong(options.op);
+  if (in_place) {
+    buffers.reset();
+    buffers.run(options.op);  // collective: every rank makes it
+    wrong += buffers.count_wrong(options.op);
+  }
   return across_ranks(bootstrap, timeout_of(options), rule, std::move(spans), wrong);
 }
 
@@ -408,6 +415,7 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
                 options.flags.shared ? "shared-arena" : "private (copied in and out)", options.iterations, options.warmup,
                 describe_timing_rule(rule).c_str());
     std::printf("# algorithm: the plan's (the planner's pick for auto), one plan per size for out of place and in place\n");
+    std::printf("# %s\n", kInPlaceTiming);
     if (probes) {
       const ProbeKernel* out_of_place = best_kernel_for(probes->main(), false);
       const ProbeKernel* in_place = best_kernel_for(probes->main(), true);
@@ -469,7 +477,7 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
                          {"processes", comm.processes()}, {"machines", comm.machines()}, {"devices", devices},
                          {"shared", options.flags.shared}, {"timing", timing_rule_name(rule)},
                          {"dtype", type}, {"op", redop}, {"warmup", options.warmup},
-                         {"iterations", options.iterations}, {"results", rows}};
+                         {"iterations", options.iterations}, {"in_place_timing", "back to back"}, {"results", rows}};
       if (probes)
         out["probe"] = {{"threads", probes->main().threads}, {"bytes", probes->main().bytes}, {"cpus", probe_cpus},
                         {"best_gbps", probes->main().best_gbps}, {"best_kernel", probes->main().best_kernel}};

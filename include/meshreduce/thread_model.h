@@ -47,8 +47,9 @@ ThreadCosts default_thread_costs(int threads = 0);
 
 // Measures this machine with the executor's own kernels and thread pool, in about a second: a
 // plain 8-to-1 reduction on all threads gives memory_gbps (write costs are the x86 constants 2
-// and 1), on one thread thread_gbps; a call of many one-element pieces gives piece_overhead_us,
-// and waking the pool for nothing call_overhead_us. Each figure is the median of `repeats` runs;
+// and 1), on one thread thread_gbps; one call cut into one-element pieces against the same call
+// in one piece per step gives piece_overhead_us (the fastest of each over at least 9 interleaved
+// rounds), and waking the pool for nothing call_overhead_us. The others are medians of `repeats` runs;
 // `bytes` is the size of each buffer of the bandwidth runs. threads 0 = the hardware threads.
 ThreadCosts measure_thread_costs(int threads = 0, std::int64_t bytes = std::int64_t{32} << 20, int repeats = 5);
 

@@ -94,19 +94,39 @@ ThreadCosts measure_thread_costs(int threads, std::int64_t bytes, int repeats) {
   costs.thread_gbps = std::min(costs.memory_gbps, n * (kWideSources + costs.write_cost) / alone / 1e9);
 
   costs.call_overhead_us = median_seconds(std::max(repeats, 50), [&] { pool.run([](int) {}); }) * 1e6;
-  CommunicatorOptions options;
-  options.devices = {0, 1};
-  options.algorithm = "direct";
-  options.piece_elements = 1;
-  options.threads = workers;
-  options.inline_bytes = 0;  // on the workers, as the calls the model predicts
-  Communicator communicator(std::move(options));
+  // The cost of a piece: the same call cut into one-element pieces and into one piece per step,
+  // interleaved round by round, the fastest of each taken (the rounds least disturbed by other
+  // work), their difference per extra piece. The pool's wake-up and the call's own work cancel,
+  // so a wake-up measured slow under load cannot eat the pieces' time (as subtracting the
+  // separately measured call_overhead_us did: it made this 0 now and then on a loaded machine).
+  const auto communicator_cut_into = [&](std::int64_t piece_elements) {
+    CommunicatorOptions options;
+    options.devices = {0, 1};
+    options.algorithm = "direct";
+    options.piece_elements = piece_elements;
+    options.threads = workers;
+    options.inline_bytes = 0;  // on the workers, as the calls the model predicts
+    return Communicator(std::move(options));
+  };
+  Communicator many = communicator_cut_into(1);
+  Communicator few = communicator_cut_into(kOverheadElements);
   std::vector<std::vector<float>> data(2, std::vector<float>(kOverheadElements, 1.0f));
   std::vector<std::vector<TensorView>> grads(2);
   for (std::size_t d = 0; d < 2; ++d) grads[d].emplace_back(std::span<float>(data[d]));
-  const double call = median_seconds(repeats, [&] { communicator.allreduce(grads, ReduceOp::max); });
-  const double pieces = static_cast<double>(kOverheadElements);  // 2 steps of half the elements each
-  costs.piece_overhead_us = std::max(0.0, (call * 1e6 - costs.call_overhead_us) * workers / pieces);
+  const auto seconds_of = [&](Communicator& communicator) {
+    const auto start = Clock::now();
+    communicator.allreduce(grads, ReduceOp::max);
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  seconds_of(many);  // warm: plans, caches, the pools' threads
+  seconds_of(few);
+  double fastest_many = 1e300, fastest_few = 1e300;
+  for (int r = 0; r < std::max(repeats, 9); ++r) {
+    fastest_many = std::min(fastest_many, seconds_of(many));
+    fastest_few = std::min(fastest_few, seconds_of(few));
+  }
+  const double extra_pieces = static_cast<double>(kOverheadElements) - 2.0;  // 2 steps of half the elements each
+  costs.piece_overhead_us = std::max(0.0, (fastest_many - fastest_few) * 1e6 * workers / extra_pieces);
   costs.source = "measured on this machine by measure_thread_costs() (" + std::to_string(workers) + " threads, " +
                  std::to_string(bytes >> 20) + " MiB buffers, median of " + std::to_string(repeats) + ")";
   return costs;

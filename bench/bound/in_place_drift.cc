@@ -25,20 +25,11 @@
 
 #include "core/half.h"
 #include "meshreduce/meshreduce.h"
+#include "whole_number.h"
 
 namespace {
 
 using meshreduce::DType;
-
-long parse(const char* text, long least, long most, const char* what) {
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || value < least || value > most) {
-    std::fprintf(stderr, "%s: %s is not a whole number from %ld to %ld\n", what, text, least, most);
-    std::exit(2);
-  }
-  return value;
-}
 
 double load(DType dtype, const std::byte* base, std::size_t i) {
   std::uint16_t half = 0;
@@ -109,9 +100,9 @@ Outcome run(const std::string& algorithm, DType dtype, int devices, int most_cal
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int most_calls = argc > 1 ? static_cast<int>(parse(argv[1], 2, 1000000, "most calls per case")) : 3000;
+  const int most_calls = argc > 1 ? static_cast<int>(parse_whole_number(argv[1], 2, 1000000, "most calls per case")) : 3000;
   std::vector<int> ks;
-  for (int a = 2; a < argc; ++a) ks.push_back(static_cast<int>(parse(argv[a], 2, 128, "K")));
+  for (int a = 2; a < argc; ++a) ks.push_back(static_cast<int>(parse_whole_number(argv[a], 2, 128, "K")));
   if (ks.empty()) ks = {2, 3, 4, 5, 6, 7, 8, 12, 16};
   int unrepeated = 0, most = 0;
   double least_ratio = 1;

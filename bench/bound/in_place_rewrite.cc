@@ -24,29 +24,20 @@
 #include <sys/resource.h>
 
 #include "meshreduce/meshreduce.h"
+#include "whole_number.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-long parse(const char* text, long least, long most, const char* what) {
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || value < least || value > most) {
-    std::fprintf(stderr, "%s: %s is not a whole number from %ld to %ld\n", what, text, least, most);
-    std::exit(2);
-  }
-  return value;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace meshreduce;
-  const int k = argc > 1 ? static_cast<int>(parse(argv[1], 2, 64, "K")) : 2;
-  const long mib = argc > 2 ? parse(argv[2], 1, 1024, "MiB per device") : 16;
-  const int calls = argc > 3 ? static_cast<int>(parse(argv[3], 1, 10000, "calls per way")) : 40;
-  const bool pin = argc > 4 && parse(argv[4], 0, 1, "pin") == 1;
+  const int k = argc > 1 ? static_cast<int>(parse_whole_number(argv[1], 2, 64, "K")) : 2;
+  const long mib = argc > 2 ? parse_whole_number(argv[2], 1, 1024, "MiB per device") : 16;
+  const int calls = argc > 3 ? static_cast<int>(parse_whole_number(argv[3], 1, 10000, "calls per way")) : 40;
+  const bool pin = argc > 4 && parse_whole_number(argv[4], 0, 1, "pin") == 1;
   const auto n = static_cast<std::size_t>(mib) << 18;  // f32 elements
   CommunicatorOptions options;
   for (int d = 0; d < k; ++d) options.devices.push_back(d);

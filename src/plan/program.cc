@@ -57,9 +57,9 @@ Program lower_schedule(const Schedule& schedule, const std::vector<Bucket>& buck
   program.scratch = schedule.scratch;
   program.steps.resize(schedule.steps.size());
 
-  const bool large = stream_min_bytes >= 0 && output_bytes(schedule, buckets) >= stream_min_bytes;
-  program.large = large;
-  const std::vector<bool> final_steps = large ? final_output_steps(schedule) : std::vector<bool>(schedule.steps.size());
+  program.large = stream_min_bytes >= 0 && output_bytes(schedule, buckets) >= stream_min_bytes;
+  const std::vector<bool> final_steps =
+      program.large ? final_output_steps(schedule) : std::vector<bool>(schedule.steps.size());
 
   std::vector<std::int64_t> cuts;
   for (std::size_t s = 0; s < schedule.steps.size(); ++s) {

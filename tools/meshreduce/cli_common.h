@@ -111,6 +111,8 @@ void exact_expected(DType dtype, ReduceOp op, int devices, int tensor, std::int6
 inline constexpr const char* kInPlaceTiming =
     "in place: calls timed back to back on the same buffers, as nccl-tests does; bits checked on the first call "
     "and on one more call after the timed ones, each on fresh inputs";
+// The same, as both backends' JSON names it ("in_place_timing").
+inline constexpr const char* kInPlaceTimingJson = "back to back";
 
 // Times `warmup + iterations` calls on `buffers`, which hold fresh inputs, and returns the median
 // of the timed calls. In place, the calls run back to back on the same buffers, each reducing

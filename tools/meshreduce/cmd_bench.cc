@@ -249,7 +249,7 @@ void run_bench(const BenchOptions& bench) {
                        {"devices", communicator.size()}, {"dtype", dtype_name(sweep.dtype)},
                        {"op", reduce_op_name(sweep.op)}, {"warmup", bench.warmup}, {"iterations", bench.iterations},
                        {"avg_busbw", average_busbw}, {"reproducible", bench.job.reproducible},
-                       {"in_place_timing", "back to back"},
+                       {"in_place_timing", kInPlaceTimingJson},
                        {"results", nlohmann::json::array()}};
     if (probes) {
       const StreamProbe* probe = &probes->main();

@@ -477,7 +477,7 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
                          {"processes", comm.processes()}, {"machines", comm.machines()}, {"devices", devices},
                          {"shared", options.flags.shared}, {"timing", timing_rule_name(rule)},
                          {"dtype", type}, {"op", redop}, {"warmup", options.warmup},
-                         {"iterations", options.iterations}, {"in_place_timing", "back to back"}, {"results", rows}};
+                         {"iterations", options.iterations}, {"in_place_timing", kInPlaceTimingJson}, {"results", rows}};
       if (probes)
         out["probe"] = {{"threads", probes->main().threads}, {"bytes", probes->main().bytes}, {"cpus", probe_cpus},
                         {"best_gbps", probes->main().best_gbps}, {"best_kernel", probes->main().best_kernel}};

@@ -20,6 +20,9 @@ struct ProcessJob {
   bool shared = false;  // buffers from the communicator's shared arena
   std::vector<std::int64_t> counts{1000, 3, 70000};
   std::vector<DType> dtypes{};  // per tensor, for a layout of mixed types; empty: `dtype` for all
+  // With `shared`: only the buffers of alternate (device, tensor, input | output) come from the
+  // arena, so one call mixes both kinds within a process and across processes.
+  bool alternate = false;
   DType dtype_of(std::size_t tensor) const { return dtypes.empty() ? dtype : dtypes[tensor]; }
 };
 
@@ -33,7 +36,7 @@ inline std::string describe(const ProcessJob& job, const std::string& algorithm)
   std::string types;
   for (std::size_t n = 0; n < job.dtypes.size(); ++n) types += (n ? "," : "") + std::string(dtype_name(job.dtypes[n]));
   return algorithm + " " + (types.empty() ? std::string(dtype_name(job.dtype)) : types) + " " + std::string(reduce_op_name(job.op)) +
-         (job.in_place ? " in place" : " out of place") + (job.shared ? " shared" : " private");
+         (job.in_place ? " in place" : " out of place") + (job.shared ? (job.alternate ? " alternately shared and private" : " shared") : " private");
 }
 
 // The reference: every device's outputs from the thread executor with the same schedule.
@@ -77,8 +80,9 @@ inline std::string run_process_job(ProcessCommunicator& comm, const ProcessJob& 
   std::vector<Bytes> storage;
   std::vector<void*> shared;
   storage.reserve(2 * static_cast<std::size_t>(locals) * job.counts.size());
-  const auto buffer = [&](std::size_t bytes) -> std::byte* {
-    if (job.shared) return static_cast<std::byte*>(shared.emplace_back(comm.allocate_shared(static_cast<std::int64_t>(bytes))));
+  const auto buffer = [&](std::size_t bytes, int parity) -> std::byte* {
+    if (job.shared && (!job.alternate || parity % 2 == 0))
+      return static_cast<std::byte*>(shared.emplace_back(comm.allocate_shared(static_cast<std::int64_t>(bytes))));
     return storage.emplace_back(bytes).data();
   };
   std::vector<std::vector<ConstTensorView>> inputs(static_cast<std::size_t>(locals));
@@ -88,8 +92,9 @@ inline std::string run_process_job(ProcessCommunicator& comm, const ProcessJob& 
       const std::int64_t count = job.counts[n];
       const DType dtype = job.dtype_of(n);
       const auto bytes = static_cast<std::size_t>(count) * dtype_size(dtype);
-      std::byte* input = buffer(bytes);
-      std::byte* output = job.in_place ? input : buffer(bytes);
+      const int parity = comm.first_device() + l + static_cast<int>(n);
+      std::byte* input = buffer(bytes, parity);
+      std::byte* output = job.in_place ? input : buffer(bytes, parity + 1);
       for (std::int64_t i = 0; i < count; ++i)
         store_value(input, i, dtype, job_value(comm.first_device() + l, static_cast<int>(n), i));
       if (!job.in_place) std::memset(output, 0x5a, bytes);

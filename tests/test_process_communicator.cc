@@ -239,14 +239,15 @@ TEST(ProcessCommunicator, SingleProcessMatchesThreads) {
 }
 
 // Private buffers pass through the shared segment only where peers touch them; the rest is read
-// and written where the user holds it. Several tensors of mixed types in one call, counts that
-// are no multiple of the piece size (4096) nor of the processes, in place and out of place,
-// private and shared buffers in turns on one communicator, bitwise the thread executor's.
+// and written where the user holds it, and results a peer computed are fetched from its segment.
+// Several tensors of mixed types in one call, counts that are no multiple of the piece size
+// (4096) nor of the processes, in place and out of place, private and shared buffers in turns on
+// one communicator and mixed within a call (calls 6 and 7), bitwise the thread executor's.
 std::string run_mixed_jobs(ProcessCommunicator& comm) {
   const std::vector<DType> types{DType::f32, DType::f16, DType::i64, DType::bf16, DType::f64};
-  for (int call = 0; call < 6; ++call) {
-    ProcessJob job{DType::f32, call % 3 == 2 ? ReduceOp::average : ReduceOp::sum, call % 2 == 1, call == 4,
-                   {10001, 3, 4097, 1, 8193}, types};
+  for (int call = 0; call < 8; ++call) {
+    ProcessJob job{DType::f32, call % 3 == 2 ? ReduceOp::average : ReduceOp::sum, call % 2 == 1, call == 4 || call >= 6,
+                   {10001, 3, 4097, 1, 8193}, types, call >= 6};
     if (auto problem = run_process_job(comm, job); !problem.empty()) return "call " + std::to_string(call) + ": " + problem;
   }
   return "ok";

@@ -453,7 +453,7 @@ TEST(ProcessProgram, PrivateBuffersAreStagedExactlyWherePeersTouchThem) {
                 EXPECT_LT(slot[i - 1].end, slot[i].begin) << where << ": unsorted, overlapping or adjacent (one copy)";
               }
             }
-        std::int64_t own = 0;
+        std::int64_t own = 0, forwarded = 0;
         for (const detail::Piece& piece : program.pieces) {
           const bool here = lowered.step_process[static_cast<std::size_t>(piece.step)] == rank;
           for (int r = piece.first_ref; r < piece.first_ref + piece.sources + piece.destinations; ++r) {
@@ -467,8 +467,22 @@ TEST(ProcessProgram, PrivateBuffersAreStagedExactlyWherePeersTouchThem) {
                               static_cast<std::size_t>(ref.index);
             const auto& staged = (ref.kind == BufferKind::input ? lowered.shared_inputs : lowered.shared_outputs)[slot];
             const std::int64_t begin = ref.offset, end = ref.offset + piece.count;
-            std::int64_t covered = 0;
-            for (const auto& range : staged) covered += std::max<std::int64_t>(0, std::min(end, range.end) - std::max(begin, range.begin));
+            const auto overlap = [&](const detail::ElementRange& range) {
+              return std::max<std::int64_t>(0, std::min(end, range.end) - std::max(begin, range.begin));
+            };
+            std::int64_t covered = 0, fetched = 0;
+            for (const auto& range : staged) covered += overlap(range);
+            if (ref.kind == BufferKind::output)
+              for (const auto& fetch : lowered.fetches[slot]) fetched += overlap(fetch.range);
+            if (lowered.forwarded_at[static_cast<std::size_t>(r)] != detail::kNotForwarded) {
+              // A peer's write left in its own segment: fetched whole from there, never staged.
+              EXPECT_NE(lowered.step_process[static_cast<std::size_t>(piece.step)], rank) << where << " ref " << r;
+              EXPECT_EQ(fetched, piece.count) << where << " ref " << r << ": forwarded, yet fetched only in part";
+              EXPECT_EQ(covered, 0) << where << " ref " << r << ": forwarded, yet staged in part";
+              ++forwarded;
+              continue;
+            }
+            EXPECT_EQ(fetched, 0) << where << " ref " << r << ": fetched, yet not forwarded";
             if (lowered.own_refs[static_cast<std::size_t>(r)] != 0) {
               EXPECT_EQ(covered, 0) << where << " ref " << r << ": runs on the private buffer, yet staged in part";
               own += piece.count;
@@ -480,14 +494,16 @@ TEST(ProcessProgram, PrivateBuffersAreStagedExactlyWherePeersTouchThem) {
         }
         if (map.devices_of(rank) == 1 && options.algorithm == "direct") {
           EXPECT_GT(own, 0) << where << ": no ref runs on the private buffer";
+          EXPECT_GT(forwarded, 0) << where << ": no peer's result is fetched";
         }
       }
     }
   }
 }
 
-// direct on two processes: each reduces half of every tensor, so half of each input and half of
-// each output pass through the segment (the half the peer reduces), the other half not at all.
+// direct on two processes: each reduces half of every tensor, so half of each input passes
+// through the segment (the half the peer reduces), and the same half of the output is fetched
+// from where the peer left its result; the other half of each is used where the user holds it.
 TEST(ProcessProgram, DirectOnTwoProcessesStagesHalfOfEachPrivateBuffer) {
   const std::vector<TensorSpec> layout{{10001, DType::f32}};
   const auto map = detail::make_process_map(std::vector<int>{1, 1});
@@ -500,8 +516,11 @@ TEST(ProcessProgram, DirectOnTwoProcessesStagesHalfOfEachPrivateBuffer) {
   for (int rank = 0; rank < 2; ++rank) {
     const auto lowered = detail::lower_for_process(plan.schedule, program, layout, map, rank, std::size_t{1} << 30);
     ASSERT_EQ(lowered.shared_inputs[0].size(), 1u);
-    EXPECT_EQ(lowered.shared_inputs[0], lowered.shared_outputs[0]);
+    EXPECT_TRUE(lowered.shared_outputs[0].empty()) << "rank " << rank;
+    ASSERT_EQ(lowered.fetches[0].size(), 1u) << "rank " << rank << ": the peer's pieces, one copy";
     const detail::ElementRange staged = lowered.shared_inputs[0][0];
+    EXPECT_EQ(lowered.fetches[0][0].range, staged) << "rank " << rank;
+    EXPECT_EQ(lowered.fetches[0][0].process, 1 - rank);
     // One slice is this rank's, the other (5000 or 5001 elements, at either end) its peer's.
     EXPECT_TRUE((staged.begin == 0) != (staged.end == 10001)) << "rank " << rank << ": [" << staged.begin << ", " << staged.end << ")";
     EXPECT_NEAR(static_cast<double>(staged.end - staged.begin), 5000.5, 0.5) << "rank " << rank;

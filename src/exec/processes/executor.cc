@@ -84,22 +84,24 @@ std::uint64_t ProcessExecution::locator_of(const void* data, std::size_t bytes, 
   return staging;
 }
 
-// Copies the ranges of a private buffer that peers touch between it and the segment. In a large
+// Copies the ranges of a private buffer that peers touch between it and the segment (and, out,
+// the ranges fetched from the peers that computed them: ProcessProgram::forwarded_at). In a large
 // call (Program::large) the copies store around the caches, as the call's final outputs do: what
 // they write is read next by another process, or by the user, after the rest of the call has
 // passed through the caches, so caching it only costs the read of each line before its write.
 // With 8 processes on 2 cores and 64 MiB private buffers per process, calls took 0.90x the time
 // they took with memcpy (docs/processes.md, "Private and shared buffers").
 namespace {
+void copy_elements(void* to, const void* from, std::int64_t count, DType dtype, bool stream) {
+  run_kernel({StepKind::copy, dtype, ReduceOp::sum, false, 1, count, std::span(&from, 1), std::span(&to, 1), stream});
+}
+
 void copy_ranges(std::byte* to, const std::byte* from, std::span<const ElementRange> ranges, DType dtype,
                  bool stream) {
   const std::size_t element = dtype_size(dtype);
   for (const ElementRange& range : ranges) {
     const auto at = static_cast<std::size_t>(range.begin) * element;
-    const void* source = from + at;
-    void* destination = to + at;
-    run_kernel({StepKind::copy, dtype, ReduceOp::sum, false, 1, range.end - range.begin, std::span(&source, 1),
-                std::span(&destination, 1), stream});
+    copy_elements(to + at, from + at, range.end - range.begin, dtype, stream);
   }
 }
 }  // namespace
@@ -151,8 +153,12 @@ void ProcessExecution::copy_out(const LocalBuffers& buffers) {
           shared_flag(mine.plan, lowered_.layouts[static_cast<std::size_t>(lowered_.rank)].locator(
                                      static_cast<int>(local), n, BufferKind::output, tensors))
               .load(std::memory_order_relaxed);
-      copy_ranges(output, mine.plan + at, lowered_.shared_outputs[slot],
-                  buffers.outputs[local][static_cast<std::size_t>(n)].dtype, program_.large);
+      const DType dtype = buffers.outputs[local][static_cast<std::size_t>(n)].dtype;
+      copy_ranges(output, mine.plan + at, lowered_.shared_outputs[slot], dtype, program_.large);
+      for (const Fetch& fetch : lowered_.fetches[slot])
+        copy_elements(output + static_cast<std::size_t>(fetch.range.begin) * dtype_size(dtype),
+                      peers_[static_cast<std::size_t>(fetch.process)].plan + fetch.at, fetch.range.end - fetch.range.begin,
+                      dtype, program_.large);
     }
 }
 
@@ -238,18 +244,22 @@ void ProcessExecution::finish_transfers() {
   }
 }
 
+std::uint64_t ProcessExecution::locator(const PhysicalRef& ref) const {
+  const auto process = static_cast<std::size_t>(map_.process_of[static_cast<std::size_t>(ref.device)]);
+  const int local = map_.local_of[static_cast<std::size_t>(ref.device)];
+  return shared_flag(peers_[process].plan, lowered_.layouts[process].locator(local, ref.index, ref.kind, lowered_.tensors))
+      .load(std::memory_order_relaxed);
+}
+
 std::byte* ProcessExecution::address(const PhysicalRef& ref, std::size_t element) const {
   const auto process = static_cast<std::size_t>(map_.process_of[static_cast<std::size_t>(ref.device)]);
   const PeerMemory& peer = peers_[process];
-  const SegmentLayout& layout = lowered_.layouts[process];
   std::byte* base = nullptr;
   if (ref.kind == BufferKind::scratch) {
-    base = peer.plan + layout.scratch[static_cast<std::size_t>(ref.index)];
+    base = peer.plan + lowered_.layouts[process].scratch[static_cast<std::size_t>(ref.index)];
   } else {
-    const int local = map_.local_of[static_cast<std::size_t>(ref.device)];
-    const std::uint64_t locator = shared_flag(peer.plan, layout.locator(local, ref.index, ref.kind, lowered_.tensors))
-                                      .load(std::memory_order_relaxed);
-    base = ((locator & kInArena) != 0 ? peer.arena : peer.plan) + (locator & ~kInArena);
+    const std::uint64_t at = locator(ref);
+    base = ((at & kInArena) != 0 ? peer.arena : peer.plan) + (at & ~kInArena);
   }
   return base + static_cast<std::size_t>(ref.offset) * element;
 }
@@ -377,16 +387,26 @@ void ProcessExecution::run_step(const LocalStep& local) {
     return;
   }
   const ProgramStep& step = program_.steps[static_cast<std::size_t>(local.step)];
+  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
   bool streamed = false;
   for (int i = 0; i < step.pieces; ++i) {
     const Piece& piece = program_.pieces[static_cast<std::size_t>(step.first_piece + i)];
     const std::size_t element = dtype_size(piece.dtype);
     for (int r = 0; r < piece.sources; ++r) sources_[static_cast<std::size_t>(r)] = address_of(piece.first_ref + r, element);
-    for (int r = 0; r < piece.destinations; ++r)
-      destinations_[static_cast<std::size_t>(r)] = address_of(piece.first_ref + piece.sources + r, element);
+    std::size_t destinations = 0;
+    bool left_for_peers = false;
+    for (int r = piece.first_ref + piece.sources; r < piece.first_ref + piece.sources + piece.destinations; ++r) {
+      const std::size_t at = lowered_.forwarded_at[static_cast<std::size_t>(r)];
+      if (at != kNotForwarded && (locator(program_.refs[static_cast<std::size_t>(r)]) & kInArena) == 0) {
+        if (!left_for_peers) destinations_[destinations++] = mine.plan + at;  // once, for every private peer
+        left_for_peers = true;
+        continue;
+      }
+      destinations_[destinations++] = address_of(r, element);
+    }
     run_kernel({piece.kind, piece.dtype, program_.op, piece.average, program_.num_devices, piece.count,
                 std::span(sources_.data(), static_cast<std::size_t>(piece.sources)),
-                std::span(destinations_.data(), static_cast<std::size_t>(piece.destinations)), piece.stream});
+                std::span(destinations_.data(), destinations), piece.stream});
     streamed = streamed || piece.stream;
   }
   // Non-temporal stores (x86) are not ordered by a release store: fence them before the flag.

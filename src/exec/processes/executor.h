@@ -82,6 +82,7 @@ class ProcessExecution {
     int exceptions_at_start_;
   };
   std::string stall_report(int process) const;
+  std::uint64_t locator(const PhysicalRef& ref) const;  // this call's, of an input or output
   std::byte* address(const PhysicalRef& ref, std::size_t element) const;
   // Program ref `index`: the user's private buffer for this process's own refs (own_refs), else address().
   std::byte* address_of(int index, std::size_t element) const;

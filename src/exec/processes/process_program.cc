@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <string>
+#include <tuple>
 
 #include "meshreduce/error.h"
 
@@ -104,6 +105,7 @@ void find_own_refs(const Program& program, const ProcessMap& map, const std::vec
       const PhysicalRef& ref = program.refs[static_cast<std::size_t>(r)];
       const auto device = static_cast<std::size_t>(ref.device);
       if (ref.kind == BufferKind::scratch || map.process_of[device] != rank || piece.count == 0) continue;
+      if (lowered.forwarded_at[static_cast<std::size_t>(r)] != kNotForwarded) continue;  // fetched, not staged
       const auto slot = static_cast<std::size_t>(map.local_of[device]) * static_cast<std::size_t>(tensors) +
                         static_cast<std::size_t>(ref.index);
       (ref.kind == BufferKind::input ? inputs : outputs)[slot].push_back({ref.offset, ref.offset + piece.count, here ? r : -1});
@@ -115,6 +117,88 @@ void find_own_refs(const Program& program, const ProcessMap& map, const std::vec
   for (std::size_t slot = 0; slot < slots; ++slot) {
     classify(inputs[slot], lowered.own_refs, lowered.shared_inputs[slot]);
     classify(outputs[slot], lowered.own_refs, lowered.shared_outputs[slot]);
+  }
+}
+
+// Output refs that are alone on their elements: no other ref of the program touches any element
+// of that device's output tensor that they cover. Every process finds the same ones.
+std::vector<std::uint8_t> lone_outputs(const Program& program) {
+  struct Access {
+    int device, tensor;
+    std::int64_t begin, end;
+    int ref;
+  };
+  std::vector<Access> accesses;
+  for (const Piece& piece : program.pieces) {
+    if (piece.count == 0) continue;
+    for (int r = piece.first_ref; r < piece.first_ref + piece.sources + piece.destinations; ++r) {
+      const PhysicalRef& ref = program.refs[static_cast<std::size_t>(r)];
+      if (ref.kind == BufferKind::output) accesses.push_back({ref.device, ref.index, ref.offset, ref.offset + piece.count, r});
+    }
+  }
+  std::sort(accesses.begin(), accesses.end(), [](const Access& a, const Access& b) {
+    return std::tie(a.device, a.tensor, a.begin) < std::tie(b.device, b.tensor, b.begin);
+  });
+  std::vector<std::uint8_t> lone(program.refs.size(), 0);
+  for (std::size_t first = 0; first < accesses.size();) {  // clusters of overlapping accesses, as classify()
+    std::size_t last = first;
+    std::int64_t end = accesses[first].end;
+    while (last + 1 < accesses.size() && accesses[last + 1].device == accesses[first].device &&
+           accesses[last + 1].tensor == accesses[first].tensor && accesses[last + 1].begin < end)
+      end = std::max(end, accesses[++last].end);
+    if (last == first) lone[static_cast<std::size_t>(accesses[first].ref)] = 1;
+    first = last + 1;
+  }
+  return lone;
+}
+
+// ProcessProgram::forwarded_at for every ref, and this process's fetches. Transfers between
+// machines are left alone: their destinations are on another machine, their data goes by message.
+void find_forwards(const Program& program, std::span<const TensorSpec> layout, const ProcessMap& map,
+                   std::span<const int> receiver, int rank, ProcessProgram& lowered) {
+  const int tensors = lowered.tensors;
+  const std::vector<std::uint8_t> lone = lone_outputs(program);
+  const auto process_of = [&](int ref) { return map.process_of[static_cast<std::size_t>(program.refs[static_cast<std::size_t>(ref)].device)]; };
+  const auto slot_of = [&](const PhysicalRef& ref) {
+    return static_cast<std::size_t>(map.local_of[static_cast<std::size_t>(ref.device)]) * static_cast<std::size_t>(tensors) +
+           static_cast<std::size_t>(ref.index);
+  };
+  lowered.forwarded_at.assign(program.refs.size(), kNotForwarded);
+  lowered.fetches.assign(static_cast<std::size_t>(map.devices_of(rank)) * static_cast<std::size_t>(tensors), {});
+  for (const Piece& piece : program.pieces) {
+    const auto step = static_cast<std::size_t>(piece.step);
+    if (piece.count == 0 || (!receiver.empty() && receiver[step] >= 0)) continue;
+    const int runner = lowered.step_process[step];
+    const int first = piece.first_ref + piece.sources, end = first + piece.destinations;
+    int home = first;
+    while (home < end && !(lone[static_cast<std::size_t>(home)] != 0 && process_of(home) == runner)) ++home;
+    if (home == end) continue;
+    const PhysicalRef& own = program.refs[static_cast<std::size_t>(home)];
+    const std::size_t element = dtype_size(piece.dtype);
+    const std::size_t at = lowered.layouts[static_cast<std::size_t>(runner)].staging_output[slot_of(own)] +
+                           static_cast<std::size_t>(own.offset) * element;
+    for (int r = first; r < end; ++r) {
+      if (lone[static_cast<std::size_t>(r)] == 0 || process_of(r) == runner) continue;
+      lowered.forwarded_at[static_cast<std::size_t>(r)] = at;
+      if (process_of(r) != rank) continue;
+      const PhysicalRef& ref = program.refs[static_cast<std::size_t>(r)];
+      lowered.fetches[slot_of(ref)].push_back({{ref.offset, ref.offset + piece.count}, runner, at});
+    }
+  }
+  for (std::size_t slot = 0; slot < lowered.fetches.size(); ++slot) {  // adjacent pieces of one runner: one copy
+    std::vector<Fetch>& fetches = lowered.fetches[slot];
+    const std::size_t element = dtype_size(layout[slot % static_cast<std::size_t>(tensors)].dtype);
+    std::sort(fetches.begin(), fetches.end(), [](const Fetch& a, const Fetch& b) { return a.range.begin < b.range.begin; });
+    std::vector<Fetch> merged;
+    for (const Fetch& fetch : fetches) {
+      Fetch* last = merged.empty() ? nullptr : &merged.back();
+      if (last != nullptr && last->process == fetch.process && last->range.end == fetch.range.begin &&
+          last->at + static_cast<std::size_t>(last->range.end - last->range.begin) * element == fetch.at)
+        last->range.end = fetch.range.end;
+      else
+        merged.push_back(fetch);
+    }
+    fetches = std::move(merged);
   }
 }
 
@@ -202,6 +286,7 @@ ProcessProgram lower_for_process(const Schedule& schedule, const Program& progra
     local.peers = static_cast<int>(lowered.peers.size()) - local.first_peer;
     lowered.steps.push_back(local);
   }
+  find_forwards(program, layout, map, receiver, rank, lowered);
   find_own_refs(program, map, lowered.step_process, rank, lowered.tensors, lowered);
   return lowered;
 }

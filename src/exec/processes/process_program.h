@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -86,6 +87,17 @@ struct ElementRange {
   bool operator==(const ElementRange&) const = default;
 };
 
+inline constexpr std::size_t kNotForwarded = std::numeric_limits<std::size_t>::max();
+
+// A range of a private output that its process copies, after the call's steps, from the
+// segment of the process that computed it (ProcessProgram::forwarded_at).
+struct Fetch {
+  ElementRange range;
+  int process = 0;
+  std::size_t at = 0;  // byte offset of the range's first element in that process's plan segment
+  bool operator==(const Fetch&) const = default;
+};
+
 struct ProcessProgram {
   int rank = 0;
   int tensors = 0;
@@ -107,6 +119,19 @@ struct ProcessProgram {
   std::vector<std::uint8_t> own_refs;
   std::vector<std::vector<ElementRange>> shared_inputs;
   std::vector<std::vector<ElementRange>> shared_outputs;
+  // Results written once for all the processes that need them. A piece that stores one result
+  // into the outputs of several processes (direct: each slice into every output) would write it
+  // into the staging of every peer whose output is private, and each peer would then copy it
+  // out: the same bytes written K-1 times and copied K-1 times. Where the piece also writes an
+  // output of its own process that no other ref touches, the runner leaves the result once in
+  // its own segment, in that output's staging (unused there: the ref runs on the user's buffer
+  // or arena), and each peer whose output is private in the call copies it from there. Only a
+  // peer's output range that no other ref touches is served so, and a peer whose output lies in
+  // its arena is written in place as before. Per ref of the program: the byte offset in the
+  // runner's segment where the result is left, or kNotForwarded. Per local tensor slot: the
+  // ranges this process copies from its peers' segments, sorted and disjoint (not staged).
+  std::vector<std::size_t> forwarded_at;
+  std::vector<std::vector<Fetch>> fetches;
 };
 
 // `program` is `schedule` lowered by lower_schedule (the schedule gives each step's device);

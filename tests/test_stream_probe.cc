@@ -162,6 +162,32 @@ TEST(StreamProbe, CallsLargerThanTheMainProbeAreProbedOverTheirOwnBuffers) {
   EXPECT_EQ(probes.best_gbps(2 * s, false), best_kernel_for(probes.main(), false)->best_gbps);
 }
 
+// A sweep probes again before each row and keeps each kernel's better rate: a probe that read
+// low (a rate scaled down here) is raised, one that read high is kept, so B never falls.
+TEST(StreamProbe, ProbingAgainRaisesBNeverLowersIt) {
+  const int k = 2;
+  const std::int64_t main_bytes = std::int64_t{4} << 20;
+  const StreamProbe measured = measure_stream_probe(k, main_bytes, 2, 2, std::int64_t{1} << 20);
+  const std::int64_t large = main_bytes, small = std::int64_t{64} << 10;  // footprints 4x and 1/16 of the main's
+  for (const double scale : {1e-3, 1e3}) {
+    StreamProbe scaled = measured;
+    for (ProbeKernel& kernel : scaled.kernels) kernel.best_gbps *= scale;
+    scaled.best_gbps *= scale;
+    BoundProbes probes(scaled, k, 2);
+    const double before = probes.best_gbps(large, false);
+    const double small_before = probes.best_gbps(small, false);
+    probes.reprobe(large);
+    probes.reprobe(small);
+    if (scale < 1) {
+      EXPECT_GT(probes.best_gbps(large, false), 10 * before) << "a low main probe was not raised";
+    } else {
+      EXPECT_EQ(probes.best_gbps(large, false), before) << "a high main probe was lowered";
+    }
+    EXPECT_GE(probes.best_gbps(small, false), small_before);
+    EXPECT_GE(probes.main().best_gbps, scaled.best_gbps);
+  }
+}
+
 TEST(StreamProbe, OwnBuffersMustBeAtLeastTwoInputsAndMatchingOutputs) {
   std::vector<float> memory(1024);
   ProbeMemory call;

@@ -386,25 +386,32 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
   auto cpus = bootstrap.all_gather(allowed_cpus(), timeout_of(options));
 
   // B, measured by rank 0 in the same run while the others wait, on every CPU that the ranks of
-  // its host run on (probe_cpus.h), for every size of the sweep before the first is timed.
+  // its host run on (probe_cpus.h), for every size of the sweep before the first is timed, and
+  // again before each later row (BoundProbes::reprobe: B only rises).
   std::unique_ptr<BoundProbes> probes;
   std::string probe_cpus;  // where the probe ran, for the header
-  if (options.probe_bytes > 0 && rank == 0) {
-    for (std::size_t r = 0; r < cpus.size(); ++r)
-      if (domains[r] != domains[0]) cpus[r].clear();  // another host's CPUs
-    const cpu_set_t job_cpus = union_of_cpus(cpus);
-    std::optional<RunOnCpus> on_job_cpus;
+  cpu_set_t job_cpus{};
+  const auto on_job_cpus = [&](auto&& probe) {
+    std::optional<RunOnCpus> pinned;
     try {
-      on_job_cpus.emplace(job_cpus);
+      pinned.emplace(job_cpus);
       probe_cpus = "the " + std::to_string(cpu_count(job_cpus)) + " CPUs of the ranks on this host";
     } catch (const Error& error) {  // a bound from rank 0's CPUs alone may be too low: say so
       probe_cpus = "rank 0's CPUs " + cpus[0] + " only (" + error.what() + ")";
     }
-    probes = std::make_unique<BoundProbes>(
-        measure_stream_probe(devices, options.probe_bytes, options.probe_threads, kMainProbeRounds), devices,
-        options.probe_threads);
-    for (const std::int64_t bytes : bytes_per_process)
-      for (const bool in_place : {false, true}) probes->bound_seconds(size_of(bytes, options.dtype), in_place);
+    probe();
+  };
+  if (options.probe_bytes > 0 && rank == 0) {
+    for (std::size_t r = 0; r < cpus.size(); ++r)
+      if (domains[r] != domains[0]) cpus[r].clear();  // another host's CPUs
+    job_cpus = union_of_cpus(cpus);
+    on_job_cpus([&] {
+      probes = std::make_unique<BoundProbes>(
+          measure_stream_probe(devices, options.probe_bytes, options.probe_threads, kMainProbeRounds), devices,
+          options.probe_threads);
+      for (const std::int64_t bytes : bytes_per_process)
+        for (const bool in_place : {false, true}) probes->bound_seconds(size_of(bytes, options.dtype), in_place);
+    });
   }
   bootstrap.barrier(timeout_of(options));
   const std::string type(dtype_name(options.dtype)), redop(reduce_op_name(options.op));
@@ -420,13 +427,14 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
       const ProbeKernel* out_of_place = best_kernel_for(probes->main(), false);
       const ProbeKernel* in_place = best_kernel_for(probes->main(), true);
       std::printf("# bound: an allreduce of S bytes per device over K = %d moves >= 2 K S bytes, so t >= 2 K S / B with"
-                  " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place, %d threads on %s, over %s;\n#"
+                  " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place, %d threads on %s, over %s,"
+                  " probed again before each later row (a row uses the best B so far);\n#"
                   " \"bound\" = that time / measured time (<= 1)%s\n",
                   devices, out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps,
                   in_place->name.c_str(), probes->main().threads, probe_cpus.c_str(),
                   human_bytes(static_cast<double>(probes->main().bytes)).c_str(),
                   options.flags.shared ? "" : "; private buffers also copy the ranges peers touch in and out"
-                                                    " (direct, out of place: 1 + 2 (K-1)/K times the bytes)");
+                                                    " (direct, out of place: 1/2 + 1/K + 2 (K-1)/K times the bytes)");
     }
     std::printf("#%75s%41s%s\n", "out-of-place", "in-place", mpi ? "    MPI_Allreduce" : "");
     std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s  %s\n", "size", "count", "type", "redop",
@@ -435,9 +443,14 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
     std::fflush(stdout);
   }
   nlohmann::json rows = nlohmann::json::array();
-  for (const std::int64_t bytes : bytes_per_process) {
+  for (std::size_t row_index = 0; row_index < bytes_per_process.size(); ++row_index) {
+    const std::int64_t bytes = bytes_per_process[row_index];
     const std::int64_t size = size_of(bytes, options.dtype);
     const std::int64_t count = size / static_cast<std::int64_t>(dtype_size(options.dtype));
+    if (options.probe_bytes > 0 && row_index > 0) {  // the others wait, idle, while rank 0 probes
+      if (probes) on_job_cpus([&] { probes->reprobe(size); });
+      bootstrap.barrier(timeout_of(options));
+    }
     Result out_of_place{measure(comm, bootstrap, options, rule, count, false)};
     Result in_place{measure(comm, bootstrap, options, rule, count, true)};
     const std::string pick = algorithms_of(comm.plan(std::vector<TensorSpec>{{count, options.dtype}}, options.op));
@@ -452,10 +465,12 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
           r->bound = probes->bound_seconds(size, r == &in_place) / r->timing.median_s;
     }
     nlohmann::json row = result_json(out_of_place, size, devices);
+    if (probes) row["bound_gbps"] = probes->best_gbps(size, false);
     row["bytes"] = size;
     row["elements"] = count;
     row["algorithm"] = pick;
     row["in_place"] = result_json(in_place, size, devices);
+    if (probes) row["in_place"]["bound_gbps"] = probes->best_gbps(size, true);
     if (mpi) row["mpi_allreduce"] = result_json(Result{by_mpi}, size, devices);
     rows.push_back(row);
     if (options.json) continue;

@@ -98,6 +98,11 @@ class BoundProbes {
  public:
   BoundProbes(StreamProbe main, int devices, int threads) : main_(std::move(main)), devices_(devices), threads_(threads) {}
   const StreamProbe& main() const { return main_; }
+  // Runs the main probe again, and the probe over buffers of `bytes_per_device` if that size has
+  // one (a footprint under the main probe's), keeping each kernel's better rates: B only rises.
+  // For a sweep that times its rows one after another: the memory of a shared machine changes
+  // rate from minute to minute, and a row is held to the best rate measured before it.
+  void reprobe(std::int64_t bytes_per_device);
   double best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   // 2 K S / B: the least time of an allreduce of `bytes_per_device`.
   double bound_seconds(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);

@@ -32,6 +32,8 @@
 #include <new>
 #include <vector>
 
+#include "bound/whole_number.h"
+
 namespace {
 
 constexpr int kMaxProcesses = 16;
@@ -142,16 +144,15 @@ int run_rank(Shared& shared, float* staging, int rank, int processes, std::size_
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int processes = argc > 1 ? std::atoi(argv[1]) : 4;
-  const long mib = argc > 2 ? std::atol(argv[2]) : 16;
-  const int calls = argc > 3 ? std::atoi(argv[3]) : 10;
-  const long chunk_kib = argc > 4 ? std::atol(argv[4]) : 256;
-  if (processes < 2 || processes > kMaxProcesses || mib < 1 || mib > 1024 || calls < 1 || calls > kMaxCalls ||
-      chunk_kib < 4 || chunk_kib > 65536) {
+  if (argc > 5) {
     std::fprintf(stderr, "usage: %s [K 2..%d] [MiB 1..1024] [calls 1..%d] [chunk KiB 4..65536]\n", argv[0],
                  kMaxProcesses, kMaxCalls);
     return 2;
   }
+  const int processes = argc > 1 ? static_cast<int>(parse_whole_number(argv[1], 2, kMaxProcesses, "K")) : 4;
+  const long mib = argc > 2 ? parse_whole_number(argv[2], 1, 1024, "MiB") : 16;
+  const int calls = argc > 3 ? static_cast<int>(parse_whole_number(argv[3], 1, kMaxCalls, "calls")) : 10;
+  const long chunk_kib = argc > 4 ? parse_whole_number(argv[4], 4, 65536, "chunk KiB") : 256;
   const std::size_t n = static_cast<std::size_t>(mib) << 18;  // floats
   const std::size_t chunk = static_cast<std::size_t>(chunk_kib) << 8;
   void* shared_memory = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

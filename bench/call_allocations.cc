@@ -14,16 +14,17 @@
 #include <string>
 #include <vector>
 
+#include "bound/whole_number.h"
 #include "meshreduce/bootstrap.h"
 #include "meshreduce/process_communicator.h"
 
 int main(int argc, char** argv) {
   using namespace meshreduce;
-  const int calls = argc > 1 ? std::atoi(argv[1]) : 10;
-  if (calls < 1 || calls > 10000000) {
+  if (argc > 2) {
     std::fprintf(stderr, "usage: %s [calls 1..10000000]\n", argv[0]);
     return 2;
   }
+  const int calls = argc > 1 ? static_cast<int>(parse_whole_number(argv[1], 1, 10000000, "calls")) : 10;
   const auto directory = std::filesystem::temp_directory_path() / ("meshreduce-allocations-" + std::to_string(getpid()));
   int status = 0;
   {

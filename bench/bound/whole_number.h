@@ -1,4 +1,4 @@
-// The bound programs' command-line numbers: a whole number within [least, most], or a message
+// The bench programs' command-line numbers: a whole number within [least, most], or a message
 // naming the argument and exit status 2, before any work is done.
 #pragma once
 

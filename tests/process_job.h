@@ -23,13 +23,16 @@ struct ProcessJob {
   // With `shared`: only the buffers of alternate (device, tensor, input | output) come from the
   // arena, so one call mixes both kinds within a process and across processes.
   bool alternate = false;
+  // Mixed into the inputs: calls with different seeds have different results, so one that
+  // returned what an earlier call left behind (stale staging or results) fails.
+  int seed = 0;
   DType dtype_of(std::size_t tensor) const { return dtypes.empty() ? dtype : dtypes[tensor]; }
 };
 
 // Small integers, different per (device, tensor, element): every sum of up to 8 of them is exact
 // in every dtype (|sum| <= 240 < 256, bf16's exact integer range).
-inline double job_value(int device, int tensor, std::int64_t i) {
-  return static_cast<double>((device * 7 + tensor * 13 + i * 5 + i / 61) % 61 - 30);
+inline double job_value(int device, int tensor, std::int64_t i, int seed = 0) {
+  return static_cast<double>((device * 7 + tensor * 13 + i * 5 + i / 61 + seed * 11) % 61 - 30);
 }
 
 inline std::string describe(const ProcessJob& job, const std::string& algorithm) {
@@ -63,7 +66,8 @@ inline std::vector<std::vector<Bytes>> thread_reference(const ProcessCommunicato
       const std::size_t element = dtype_size(dtype);
       auto& input = in[static_cast<std::size_t>(d)].emplace_back(static_cast<std::size_t>(count) * element);
       auto& output = out[static_cast<std::size_t>(d)].emplace_back(static_cast<std::size_t>(count) * element);
-      for (std::int64_t i = 0; i < count; ++i) store_value(input.data(), i, dtype, job_value(d, static_cast<int>(n), i));
+      for (std::int64_t i = 0; i < count; ++i)
+        store_value(input.data(), i, dtype, job_value(d, static_cast<int>(n), i, job.seed));
       inputs[static_cast<std::size_t>(d)].emplace_back(input.data(), count, dtype);
       outputs[static_cast<std::size_t>(d)].emplace_back(output.data(), count, dtype);
     }
@@ -96,7 +100,7 @@ inline std::string run_process_job(ProcessCommunicator& comm, const ProcessJob& 
       std::byte* input = buffer(bytes, parity);
       std::byte* output = job.in_place ? input : buffer(bytes, parity + 1);
       for (std::int64_t i = 0; i < count; ++i)
-        store_value(input, i, dtype, job_value(comm.first_device() + l, static_cast<int>(n), i));
+        store_value(input, i, dtype, job_value(comm.first_device() + l, static_cast<int>(n), i, job.seed));
       if (!job.in_place) std::memset(output, 0x5a, bytes);
       in[static_cast<std::size_t>(l)].push_back(input);
       out[static_cast<std::size_t>(l)].push_back(output);
@@ -123,7 +127,7 @@ inline std::string run_process_job(ProcessCommunicator& comm, const ProcessJob& 
       }
       if (!job.in_place && problem.empty())
         for (std::int64_t i = 0; i < job.counts[n]; ++i)
-          if (load_value(in[static_cast<std::size_t>(l)][n], i, dtype) != job_value(device, static_cast<int>(n), i)) {
+          if (load_value(in[static_cast<std::size_t>(l)][n], i, dtype) != job_value(device, static_cast<int>(n), i, job.seed)) {
             problem = "device " + std::to_string(device) + " tensor " + std::to_string(n) + " input changed at " +
                       std::to_string(i);
             break;

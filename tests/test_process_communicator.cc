@@ -84,11 +84,12 @@ TEST(ProcessCommunicator, EveryDtypeAndOpMatchesThreadsOnFourProcesses) {
 
 TEST(ProcessCommunicator, RepeatedCallsOfOneLayoutStayCorrect) {
   // The flags count calls: the second and later calls must wait for this call's values, not
-  // take the previous call's as done.
+  // take the previous call's as done. Each call's inputs differ (the seed), so an output that
+  // kept the previous call's values fails.
   const auto results = run_forked(3, [](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
     ProcessCommunicator comm(bootstrap, job_options("direct"));
     for (int call = 0; call < 20; ++call)
-      if (auto problem = run_process_job(comm, {DType::i32, ReduceOp::sum, call % 2 == 0, call % 3 == 0, {4099}});
+      if (auto problem = run_process_job(comm, {DType::i32, ReduceOp::sum, call % 2 == 0, call % 3 == 0, {4099}, {}, false, call});
           !problem.empty())
         return "call " + std::to_string(call) + ": " + problem;
     return "ok";
@@ -242,12 +243,13 @@ TEST(ProcessCommunicator, SingleProcessMatchesThreads) {
 // and written where the user holds it, and results a peer computed are fetched from its segment.
 // Several tensors of mixed types in one call, counts that are no multiple of the piece size
 // (4096) nor of the processes, in place and out of place, private and shared buffers in turns on
-// one communicator and mixed within a call (calls 6 and 7), bitwise the thread executor's.
+// one communicator and mixed within a call (calls 6 and 7), bitwise the thread executor's; each
+// call's inputs differ (a seed), so a call that returned an earlier call's staging or results fails.
 std::string run_mixed_jobs(ProcessCommunicator& comm) {
   const std::vector<DType> types{DType::f32, DType::f16, DType::i64, DType::bf16, DType::f64};
   for (int call = 0; call < 8; ++call) {
     ProcessJob job{DType::f32, call % 3 == 2 ? ReduceOp::average : ReduceOp::sum, call % 2 == 1, call == 4 || call >= 6,
-                   {10001, 3, 4097, 1, 8193}, types, call >= 6};
+                   {10001, 3, 4097, 1, 8193}, types, call >= 6, call};
     if (auto problem = run_process_job(comm, job); !problem.empty()) return "call " + std::to_string(call) + ": " + problem;
   }
   return "ok";

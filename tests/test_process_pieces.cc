@@ -416,6 +416,58 @@ TEST(StoreBootstrap, ARankThatNeverArrivesIsATimeoutNamingIt) {
   expect_contains(thrown_message<InvalidArgument>([&] { StoreBootstrap(store, 3, 3); }), {"rank 3 is outside 0..2"});
 }
 
+// A result left for peers (forwarded_at) lies, in every rank's lowering alike, in the runner's
+// staging of one of the piece's own destinations: an output of the runner's process that runs on
+// the user's buffer there (own_refs) and is not staged, so nothing else uses that staging; and no
+// two pieces leave results on the same bytes.
+void expect_results_left_where_their_runner_owns_the_staging(const detail::Program& program, const detail::ProcessMap& map,
+                                                            std::span<const TensorSpec> layout,
+                                                            const std::vector<detail::ProcessProgram>& ranks,
+                                                            const std::string& algorithm) {
+  std::vector<std::pair<std::size_t, std::size_t>> homes;  // [begin, end) in the runner's segment, per runner
+  std::vector<int> home_runner;
+  for (const detail::Piece& piece : program.pieces) {
+    const int runner = ranks[0].step_process[static_cast<std::size_t>(piece.step)];
+    const detail::ProcessProgram& at_runner = ranks[static_cast<std::size_t>(runner)];
+    const std::size_t element = dtype_size(piece.dtype);
+    std::size_t left = detail::kNotForwarded;
+    for (int r = piece.first_ref + piece.sources; r < piece.first_ref + piece.sources + piece.destinations; ++r) {
+      const auto ref = static_cast<std::size_t>(r);
+      for (const detail::ProcessProgram& lowered : ranks)
+        ASSERT_EQ(lowered.forwarded_at[ref], ranks[0].forwarded_at[ref]) << algorithm << " ref " << r << ": ranks disagree";
+      if (ranks[0].forwarded_at[ref] == detail::kNotForwarded) continue;
+      EXPECT_NE(map.process_of[static_cast<std::size_t>(program.refs[ref].device)], runner) << algorithm << " ref " << r;
+      EXPECT_TRUE(left == detail::kNotForwarded || left == ranks[0].forwarded_at[ref]) << algorithm << ": two homes in a piece";
+      left = ranks[0].forwarded_at[ref];
+    }
+    if (left == detail::kNotForwarded) continue;
+    bool found = false;
+    for (int r = piece.first_ref + piece.sources; r < piece.first_ref + piece.sources + piece.destinations && !found; ++r) {
+      const detail::PhysicalRef& own = program.refs[static_cast<std::size_t>(r)];
+      if (own.kind != BufferKind::output || map.process_of[static_cast<std::size_t>(own.device)] != runner) continue;
+      const auto slot = static_cast<std::size_t>(map.local_of[static_cast<std::size_t>(own.device)]) * layout.size() +
+                        static_cast<std::size_t>(own.index);
+      if (at_runner.layouts[static_cast<std::size_t>(runner)].staging_output[slot] +
+              static_cast<std::size_t>(own.offset) * element != left)
+        continue;
+      found = true;
+      EXPECT_EQ(at_runner.own_refs[static_cast<std::size_t>(r)], 1) << algorithm << " ref " << r << ": home not the runner's own";
+      for (const auto& range : at_runner.shared_outputs[slot])
+        EXPECT_TRUE(range.end <= own.offset || range.begin >= own.offset + piece.count)
+            << algorithm << " ref " << r << ": the home's range is staged too";
+    }
+    EXPECT_TRUE(found) << algorithm << " piece of step " << piece.step << ": its result is left at " << left
+                       << ", in no staging of the runner's own destinations";
+    const std::pair<std::size_t, std::size_t> bytes{left, left + static_cast<std::size_t>(piece.count) * element};
+    for (std::size_t h = 0; h < homes.size(); ++h)
+      if (home_runner[h] == runner) {
+        EXPECT_TRUE(homes[h].second <= bytes.first || bytes.second <= homes[h].first) << algorithm << ": homes overlap";
+      }
+    homes.push_back(bytes);
+    home_runner.push_back(runner);
+  }
+}
+
 // Private buffers pass through the segment only where peers touch them: every ref of a local
 // tensor either runs on the private buffer (and no staged range overlaps it) or lies inside the
 // staged ranges; every peer's access lies inside them. For every algorithm, on two layouts.
@@ -437,10 +489,14 @@ TEST(ProcessProgram, PrivateBuffersAreStagedExactlyWherePeersTouchThem) {
       options.algorithm_options.chunk_elements = 1500;
       const Plan plan = detail::plan_for_processes(layout, ReduceOp::sum, k, {}, options);
       const auto program = detail::lower_schedule(plan.schedule, plan.buckets, options.piece_elements);
+      std::vector<detail::ProcessProgram> ranks;
+      for (int rank = 0; rank < map.processes(); ++rank)
+        ranks.push_back(detail::lower_for_process(plan.schedule, program, layout, map, rank, std::size_t{1} << 30));
+      expect_results_left_where_their_runner_owns_the_staging(program, map, layout, ranks, options.algorithm);
       for (int rank = 0; rank < map.processes(); ++rank) {
         const std::string where = options.algorithm + " rank " + std::to_string(rank) + " of " +
                                   std::to_string(map.processes());
-        const auto lowered = detail::lower_for_process(plan.schedule, program, layout, map, rank, std::size_t{1} << 30);
+        const detail::ProcessProgram& lowered = ranks[static_cast<std::size_t>(rank)];
         ASSERT_EQ(lowered.own_refs.size(), program.refs.size());
         const auto slots = static_cast<std::size_t>(map.devices_of(rank)) * layout.size();
         ASSERT_EQ(lowered.shared_inputs.size(), slots);
@@ -476,7 +532,6 @@ TEST(ProcessProgram, PrivateBuffersAreStagedExactlyWherePeersTouchThem) {
               for (const auto& fetch : lowered.fetches[slot]) fetched += overlap(fetch.range);
             if (lowered.forwarded_at[static_cast<std::size_t>(r)] != detail::kNotForwarded) {
               // A peer's write left in its own segment: fetched whole from there, never staged.
-              EXPECT_NE(lowered.step_process[static_cast<std::size_t>(piece.step)], rank) << where << " ref " << r;
               EXPECT_EQ(fetched, piece.count) << where << " ref " << r << ": forwarded, yet fetched only in part";
               EXPECT_EQ(covered, 0) << where << " ref " << r << ": forwarded, yet staged in part";
               ++forwarded;

@@ -7,7 +7,11 @@
 //   - the processes whose memory the step reads or writes, to have staged this call's inputs
 //     (their ready flag), which also says they are done with the previous call's outputs;
 // and at the end of a call, for every step of other processes that touches its memory, so that
-// its outputs are complete and nobody reads its staging any more when it returns.
+// its outputs are complete and no peer reads its staging inputs or writes its outputs any more
+// when it returns. Peers may still read the results it left for them (forwarded_at) after it
+// returns; that is safe because stage() never writes output staging, the step that leaves a
+// result is the only writer of its range and in the next call waits for every peer it serves to
+// be ready (done copying), and a layout's segments live as long as its plan.
 //
 // Every process's shared segment has the same shape, computed here by every process from the
 // same Program, so no offsets are exchanged: a header (ready flag, failure flag and text, progress,

@@ -72,27 +72,33 @@ struct Touch {
   int ref = -1;  // -1: a peer's access
 };
 
-// Overlapping accesses form clusters (sorted by start, a cluster ends where the next access
-// starts past everything so far). A cluster with a peer's access is staged whole (adjacent
-// staged clusters are copied as one range); this process's refs in any other cluster run on
-// the private buffer.
+// Overlapping accesses form clusters: over accesses sorted by start, a cluster ends where the
+// next access starts past everything so far. Calls on_cluster(first, last, end) for each, with
+// the indices of its first and last access and the end of its range.
+template <typename Access, typename OnCluster>
+void for_each_cluster(std::span<const Access> sorted, OnCluster&& on_cluster) {
+  for (std::size_t first = 0; first < sorted.size();) {
+    std::size_t last = first;
+    std::int64_t end = sorted[first].end;
+    while (last + 1 < sorted.size() && sorted[last + 1].begin < end) end = std::max(end, sorted[++last].end);
+    on_cluster(first, last, end);
+    first = last + 1;
+  }
+}
+
+// A cluster with a peer's access is staged whole (adjacent staged clusters are copied as one
+// range); this process's refs in any other cluster run on the private buffer.
 void classify(std::vector<Touch>& touches, std::vector<std::uint8_t>& own_refs, std::vector<ElementRange>& shared) {
   std::sort(touches.begin(), touches.end(), [](const Touch& a, const Touch& b) { return a.begin < b.begin; });
-  for (std::size_t first = 0; first < touches.size();) {
-    std::size_t last = first;
-    std::int64_t end = touches[first].end;
-    bool peer = touches[first].ref < 0;
-    while (last + 1 < touches.size() && touches[last + 1].begin < end) {
-      ++last;
-      end = std::max(end, touches[last].end);
-      peer = peer || touches[last].ref < 0;
-    }
+  for_each_cluster(std::span<const Touch>(touches), [&](std::size_t first, std::size_t last, std::int64_t end) {
+    const auto peer = std::any_of(touches.begin() + static_cast<std::ptrdiff_t>(first),
+                                  touches.begin() + static_cast<std::ptrdiff_t>(last) + 1,
+                                  [](const Touch& touch) { return touch.ref < 0; });
     if (peer && !shared.empty() && shared.back().end == touches[first].begin) shared.back().end = end;  // one copy
     else if (peer) shared.push_back({touches[first].begin, end});
     else
       for (std::size_t t = first; t <= last; ++t) own_refs[static_cast<std::size_t>(touches[t].ref)] = 1;
-    first = last + 1;
-  }
+  });
 }
 
 void find_own_refs(const Program& program, const ProcessMap& map, const std::vector<int>& step_process, int rank,
@@ -140,14 +146,16 @@ std::vector<std::uint8_t> lone_outputs(const Program& program) {
     return std::tie(a.device, a.tensor, a.begin) < std::tie(b.device, b.tensor, b.begin);
   });
   std::vector<std::uint8_t> lone(program.refs.size(), 0);
-  for (std::size_t first = 0; first < accesses.size();) {  // clusters of overlapping accesses, as classify()
-    std::size_t last = first;
-    std::int64_t end = accesses[first].end;
-    while (last + 1 < accesses.size() && accesses[last + 1].device == accesses[first].device &&
-           accesses[last + 1].tensor == accesses[first].tensor && accesses[last + 1].begin < end)
-      end = std::max(end, accesses[++last].end);
-    if (last == first) lone[static_cast<std::size_t>(accesses[first].ref)] = 1;
-    first = last + 1;
+  for (std::size_t group = 0; group < accesses.size();) {  // one device's output tensor at a time
+    std::size_t next = group;
+    while (next < accesses.size() && accesses[next].device == accesses[group].device &&
+           accesses[next].tensor == accesses[group].tensor)
+      ++next;
+    const std::span<const Access> tensor(accesses.data() + group, next - group);
+    for_each_cluster(tensor, [&](std::size_t first, std::size_t last, std::int64_t) {
+      if (first == last) lone[static_cast<std::size_t>(tensor[first].ref)] = 1;
+    });
+    group = next;
   }
   return lone;
 }

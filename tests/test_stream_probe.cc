@@ -1,5 +1,6 @@
 // The streaming probe's B for a row: only kernels that move bytes the way that call can count.
 #include <gtest/gtest.h>
+#include <algorithm>
 
 #include <string>
 #include <vector>
@@ -43,7 +44,7 @@ TEST(StreamProbe, OverCachedBuffersOnlyKernelsWithTheCallsWorkingSetCount) {
 }
 
 TEST(StreamProbe, MeasuredKernelsSayWhatTheyTouch) {
-  const StreamProbe probe = measure_stream_probe(3, std::int64_t{6} << 20, 2, 1, std::int64_t{1} << 20);
+  const StreamProbe probe = measure_stream_probe(3, std::int64_t{6} << 20, 2, 1, std::int64_t{1} << 20, 0);
   int in_place = 0;
   for (const ProbeKernel& kernel : probe.kernels) {
     EXPECT_GT(kernel.best_gbps, 0) << kernel.name;
@@ -60,9 +61,34 @@ TEST(StreamProbe, MeasuredKernelsSayWhatTheyTouch) {
   EXPECT_EQ(in_place, 2);
 }
 
+// A round over buffers that outgrow the caches moves kRoundsPerCache times what the caches hold of
+// them, so that the lines a round leaves to be written back are a small part of it.
+TEST(StreamProbe, RoundsOverBuffersThatOutgrowTheCachesAreLonger) {
+  StreamProbe probe;
+  probe.round_bytes = std::int64_t{1} << 20;
+  probe.cache_bytes = std::int64_t{4} << 20;
+  EXPECT_EQ(probe.round_bytes_for(std::int64_t{256} << 10), std::int64_t{1} << 20);
+  EXPECT_EQ(probe.round_bytes_for(std::int64_t{2} << 20), kRoundsPerCache * (std::int64_t{2} << 20));
+  EXPECT_EQ(probe.round_bytes_for(std::int64_t{64} << 20), kRoundsPerCache * (std::int64_t{4} << 20));
+  probe.cache_bytes = 0;  // none known: rounds of round_bytes
+  EXPECT_EQ(probe.round_bytes_for(std::int64_t{64} << 20), std::int64_t{1} << 20);
+
+  // K = 3 over 6 MiB: buffers of 1 MiB. With 1 MiB of cache, read (3 MiB a pass) gets rounds of
+  // 4 MiB, longer than its pass, and so also runs on fixed slices; reduce 3->3 (6 MiB a pass)
+  // does not. Without the cache (MeasuredKernelsSayWhatTheyTouch) neither does.
+  const StreamProbe measured = measure_stream_probe(3, std::int64_t{6} << 20, 2, 1, std::int64_t{1} << 20, std::int64_t{1} << 20);
+  EXPECT_EQ(measured.cache_bytes, std::int64_t{1} << 20);
+  const auto has = [&](const std::string& name) {
+    return std::any_of(measured.kernels.begin(), measured.kernels.end(), [&](const ProbeKernel& k) { return k.name == name; });
+  };
+  EXPECT_TRUE(has("read, fixed slices"));
+  EXPECT_FALSE(has("reduce 3->3, fixed slices"));
+  EXPECT_TRUE(has("reduce 3->3"));
+}
+
 // Over buffers whose passes are shorter than a round, every kernel also runs on fixed slices.
 TEST(StreamProbe, SmallBuffersAlsoRunOnFixedSlices) {
-  const StreamProbe probe = measure_stream_probe(2, std::int64_t{256} << 10, 2, 1, std::int64_t{4} << 20);
+  const StreamProbe probe = measure_stream_probe(2, std::int64_t{256} << 10, 2, 1, std::int64_t{4} << 20, 0);
   int claimed = 0;
   int fixed = 0;
   for (const ProbeKernel& kernel : probe.kernels) {
@@ -79,7 +105,7 @@ TEST(StreamProbe, SmallBuffersAlsoRunOnFixedSlices) {
 // them could measure less than the executor reaches, and its bound would be no bound.
 TEST(StreamProbe, RunsTheExecutorsOwnKernels) {
   for (int k : {2, 3, 5}) {
-    const StreamProbe probe = measure_stream_probe(k, std::int64_t{2} * k << 20, 2, 1, std::int64_t{1} << 20);
+    const StreamProbe probe = measure_stream_probe(k, std::int64_t{2} * k << 20, 2, 1, std::int64_t{1} << 20, 0);
     AlgorithmRequest request;
     request.num_devices = k;
     request.count = std::int64_t{1} << 18;
@@ -124,7 +150,7 @@ TEST(StreamProbe, RunsTheExecutorsOwnKernels) {
 TEST(StreamProbe, CallsLargerThanTheMainProbeAreProbedOverTheirOwnBuffers) {
   const int k = 3;
   const std::int64_t main_bytes = std::int64_t{1} << 20;
-  BoundProbes probes(measure_stream_probe(k, main_bytes, 2, 1, std::int64_t{1} << 20), k, 2);
+  BoundProbes probes(measure_stream_probe(k, main_bytes, 2, 1, std::int64_t{1} << 20, 0), k, 2);
   const std::int64_t s = std::int64_t{1} << 20;  // 2 K S = 6 MiB, over the main probe's 1 MiB
   std::vector<std::vector<float>> memory(2 * k, std::vector<float>(static_cast<std::size_t>(s) / sizeof(float)));
   for (std::size_t b = 0; b < memory.size(); ++b)
@@ -167,7 +193,7 @@ TEST(StreamProbe, CallsLargerThanTheMainProbeAreProbedOverTheirOwnBuffers) {
 TEST(StreamProbe, ProbingAgainRaisesBNeverLowersIt) {
   const int k = 2;
   const std::int64_t main_bytes = std::int64_t{4} << 20;
-  const StreamProbe measured = measure_stream_probe(k, main_bytes, 2, 2, std::int64_t{1} << 20);
+  const StreamProbe measured = measure_stream_probe(k, main_bytes, 2, 2, std::int64_t{1} << 20, 0);
   const std::int64_t large = main_bytes, small = std::int64_t{64} << 10;  // footprints 4x and 1/16 of the main's
   for (const double scale : {1e-3, 1e3}) {
     StreamProbe scaled = measured;
@@ -193,16 +219,16 @@ TEST(StreamProbe, OwnBuffersMustBeAtLeastTwoInputsAndMatchingOutputs) {
   ProbeMemory call;
   call.bytes_per_buffer = 1024;
   call.inputs = {reinterpret_cast<std::byte*>(memory.data())};
-  EXPECT_THROW(measure_stream_probe_over(call, 1, 1), InvalidArgument);
+  EXPECT_THROW(measure_stream_probe_over(call, 1, 1, std::int64_t{1} << 20, 0), InvalidArgument);
   call.inputs.push_back(reinterpret_cast<std::byte*>(memory.data() + 256));
   call.outputs = {reinterpret_cast<std::byte*>(memory.data() + 512)};
-  EXPECT_THROW(measure_stream_probe_over(call, 1, 1), InvalidArgument);
+  EXPECT_THROW(measure_stream_probe_over(call, 1, 1, std::int64_t{1} << 20, 0), InvalidArgument);
   call.outputs.clear();
   call.bytes_per_buffer = 2;
-  EXPECT_THROW(measure_stream_probe_over(call, 1, 1), InvalidArgument);
+  EXPECT_THROW(measure_stream_probe_over(call, 1, 1, std::int64_t{1} << 20, 0), InvalidArgument);
   call.bytes_per_buffer = 1024;
-  EXPECT_THROW(measure_stream_probe_over(call, 1, 0), InvalidArgument);
-  EXPECT_EQ(measure_stream_probe_over(call, 1, 1).bytes, 2 * 1024);
+  EXPECT_THROW(measure_stream_probe_over(call, 1, 0, std::int64_t{1} << 20, 0), InvalidArgument);
+  EXPECT_EQ(measure_stream_probe_over(call, 1, 1, std::int64_t{1} << 20, 0).bytes, 2 * 1024);
 }
 
 }  // namespace

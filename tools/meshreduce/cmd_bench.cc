@@ -133,9 +133,13 @@ void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, co
               static_cast<long long>(bench.iterations), static_cast<long long>(bench.warmup));
   std::printf("# %s\n", kInPlaceTiming);
   if (probe != nullptr) {
-    std::printf("# streaming probe: %d threads over %s, best (median) of %d rounds of %s, GB/s of bytes read + written:\n#  ",
-                probe->threads, human_bytes(static_cast<double>(probe->bytes)).c_str(), probe->rounds,
+    std::printf("# streaming probe: %d threads over %s, best (median) of %d rounds of %s", probe->threads,
+                human_bytes(static_cast<double>(probe->bytes)).c_str(), probe->rounds,
                 human_bytes(static_cast<double>(probe->round_bytes)).c_str());
+    if (probe->cache_bytes > 0)  // StreamProbe::round_bytes_for
+      std::printf(" or %lld times what the %s of last-level cache holds of a kernel's buffers, if more",
+                  static_cast<long long>(kRoundsPerCache), human_bytes(static_cast<double>(probe->cache_bytes)).c_str());
+    std::printf(", GB/s of bytes read + written:\n#  ");
     for (const ProbeKernel& kernel : probe->kernels)
       std::printf(" %s %.1f (%.1f);", kernel.name.c_str(), kernel.best_gbps, kernel.median_gbps);
     const ProbeKernel* out_of_place = best_kernel_for(*probe, false);
@@ -215,7 +219,8 @@ void run_bench(const BenchOptions& bench) {
   std::unique_ptr<BoundProbes> probes;
   if (!bench.no_probe)
     probes = std::make_unique<BoundProbes>(
-        measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, kMainProbeRounds), communicator.size(),
+        measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, kMainProbeRounds, kMinProbeRoundBytes,
+                             last_level_cache_bytes()), communicator.size(),
         bench.job.threads);
   if (!bench.json) print_header(bench, sweep, communicator.size(), probes ? &probes->main() : nullptr);
 
@@ -258,6 +263,7 @@ void run_bench(const BenchOptions& bench) {
         kernels.push_back({{"name", kernel.name}, {"best_gbps", kernel.best_gbps}, {"median_gbps", kernel.median_gbps},
                            {"in_place", kernel.in_place}, {"buffers_touched", kernel.buffers_touched}});
       out["probe"] = {{"threads", probe->threads}, {"bytes", probe->bytes}, {"rounds", probe->rounds}, {"round_bytes", probe->round_bytes},
+                      {"cache_bytes", probe->cache_bytes},
                       {"best_gbps", probe->best_gbps}, {"best_kernel", probe->best_kernel}, {"kernels", kernels}};
     }
     for (const Row& row : rows) {

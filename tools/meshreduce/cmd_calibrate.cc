@@ -86,7 +86,8 @@ ThreadCosts obtain_costs(const CalibrateOptions& options) {
   // The all-threads memory figure is the streaming probe's, the one bench's bound uses: the best
   // of its copy kernels, as bytes copied per second (half its traffic).
   const StreamProbe probe = measure_stream_probe(static_cast<int>(options.devices),
-                                                 parse_size(options.probe_bytes, "--probe-bytes"), threads, kMainProbeRounds);
+                                                 parse_size(options.probe_bytes, "--probe-bytes"), threads, kMainProbeRounds,
+                                                 kMinProbeRoundBytes, last_level_cache_bytes());
   MemoryBandwidth bandwidth = measure_memory_bandwidth(std::int64_t{64} << 20, 5, threads);
   double copy_traffic = 0;
   for (const ProbeKernel& kernel : probe.kernels)

@@ -407,7 +407,8 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
     job_cpus = union_of_cpus(cpus);
     on_job_cpus([&] {
       probes = std::make_unique<BoundProbes>(
-          measure_stream_probe(devices, options.probe_bytes, options.probe_threads, kMainProbeRounds), devices,
+          measure_stream_probe(devices, options.probe_bytes, options.probe_threads, kMainProbeRounds, kMinProbeRoundBytes,
+                               last_level_cache_bytes()), devices,
           options.probe_threads);
       for (const std::int64_t bytes : bytes_per_process)
         for (const bool in_place : {false, true}) probes->bound_seconds(size_of(bytes, options.dtype), in_place);

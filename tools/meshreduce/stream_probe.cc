@@ -23,6 +23,7 @@
 #include "exec/threads/stream_kernels.h"
 #include "exec/threads/thread_pool.h"
 #include "meshreduce/error.h"
+#include "meshreduce/topology.h"
 
 namespace meshreduce::cli {
 namespace {
@@ -57,11 +58,24 @@ void check_rounds(int rounds) {
 }
 
 // The kernels over `memory` (ProbeMemory), on `pool`'s threads.
-StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int rounds, std::int64_t round_bytes);
+StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int rounds, std::int64_t round_bytes,
+                        std::int64_t cache_bytes);
 
 }  // namespace
 
-StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int rounds, std::int64_t round_bytes) {
+std::int64_t last_level_cache_bytes() {
+  std::int64_t caches = 0;
+  for (const Device& node : local_topology().nodes)
+    if (node.kind == NodeKind::cache) caches += node.memory_bytes;
+  return caches;
+}
+
+std::int64_t StreamProbe::round_bytes_for(std::int64_t working_set) const {
+  return std::max(round_bytes, kRoundsPerCache * std::min(working_set, cache_bytes));
+}
+
+StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int rounds, std::int64_t round_bytes,
+                                 std::int64_t cache_bytes) {
   const int k = std::max(devices, 2);
   check_rounds(rounds);
   detail::ThreadPool pool(threads);
@@ -92,10 +106,11 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
       }
     }
   });
-  return run_kernels(memory, pool, rounds, round_bytes);
+  return run_kernels(memory, pool, rounds, round_bytes, cache_bytes);
 }
 
-StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, int rounds, std::int64_t round_bytes) {
+StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, int rounds, std::int64_t round_bytes,
+                                      std::int64_t cache_bytes) {
   check_rounds(rounds);
   if (memory.inputs.size() < 2 || (!memory.outputs.empty() && memory.outputs.size() != memory.inputs.size()))
     throw InvalidArgument("stream probe: needs at least 2 input buffers and as many outputs or none, got " +
@@ -104,12 +119,13 @@ StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, in
     throw InvalidArgument("stream probe: buffers of " + std::to_string(memory.bytes_per_buffer) +
                           " bytes, fewer than one f32 element");
   detail::ThreadPool pool(threads);
-  return run_kernels(memory, pool, rounds, round_bytes);
+  return run_kernels(memory, pool, rounds, round_bytes, cache_bytes);
 }
 
 namespace {
 
-StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int rounds, std::int64_t round_bytes) {
+StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int rounds, std::int64_t round_bytes,
+                        std::int64_t cache_bytes) {
   const auto workers = static_cast<std::size_t>(pool.size());
   const std::size_t ks = memory.inputs.size();
   const int k = static_cast<int>(ks);
@@ -224,6 +240,7 @@ StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int
   probe.threads = pool.size();
   probe.rounds = rounds;
   probe.round_bytes = round_bytes;
+  probe.cache_bytes = cache_bytes;
   probe.bytes = static_cast<std::int64_t>((has_outputs ? 2 : 1) * ks * per_buffer);
   const auto record = [&](ProbeKernel result, const std::vector<double>& rates) {
     result.best_gbps = *std::max_element(rates.begin(), rates.end());
@@ -235,14 +252,16 @@ StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int
     probe.kernels.push_back(std::move(result));
   };
   for (const Kernel& kernel : kernels) {
-    // A round moves about `round_bytes`: several passes over small buffers (whose data stays in
-    // the caches, as it does for repeated calls on small buffers), part of a pass over large ones.
+    // A round moves about `round_bytes`, more over buffers that outgrow the caches (round_bytes_for):
+    // several passes over small buffers (whose data stays in the caches, as it does for repeated
+    // calls on small buffers), part of a pass over large ones.
     // Rounds go on where the last one stopped, so a large footprint's round finds its data as cold
     // as a full pass does. Short rounds, many of them: the best is the one other processes
     // disturbed least.
+    const auto round = static_cast<double>(
+        probe.round_bytes_for(kernel.about.buffers_touched * static_cast<std::int64_t>(per_buffer)));
     const double piece_traffic = kernel.traffic * static_cast<double>(piece_bytes) / static_cast<double>(per_buffer);
-    const auto round_pieces = static_cast<std::size_t>(
-        std::clamp<double>(std::ceil(static_cast<double>(round_bytes) / piece_traffic), 1, 1 << 24));
+    const auto round_pieces = static_cast<std::size_t>(std::clamp<double>(std::ceil(round / piece_traffic), 1, 1 << 24));
     const auto traffic_of = [&](std::size_t first, std::size_t end) {
       double traffic = 0;
       for (std::size_t p = first; p < end; ++p)
@@ -287,10 +306,10 @@ StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int
     // Fixed slices, where a pass is shorter than a round: thread t passes over its own slice of
     // every buffer `passes` times in one dispatch. Slices are disjoint, so no pass of one thread
     // can meet another's, and no barrier is needed between passes.
-    if (kernel.traffic > static_cast<double>(round_bytes)) continue;
+    if (kernel.traffic > round) continue;
     const std::size_t slice = round_up((per_buffer + workers - 1) / workers, kLine);
     const auto passes = static_cast<std::size_t>(
-        std::clamp<double>(std::ceil(static_cast<double>(round_bytes) / kernel.traffic), 1, 1 << 24));
+        std::clamp<double>(std::ceil(round / kernel.traffic), 1, 1 << 24));
     const auto fixed = [&](int t) {
       const auto w = static_cast<std::size_t>(t);
       const std::size_t first = std::min(per_buffer, w * slice);
@@ -346,12 +365,12 @@ double BoundProbes::best_gbps(std::int64_t bytes_per_device, bool in_place, cons
     auto found = by_call_.find({bytes_per_device, in_place});
     if (found == by_call_.end())
       found = by_call_.emplace(std::pair{bytes_per_device, in_place},
-                               measure_stream_probe_over(*call, threads_, kFootprintRounds)).first;
+                               measure_stream_probe_over(*call, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes)).first;
     return std::max(main_gbps, gbps_of(best_kernel_for(found->second, in_place)));
   }
   auto found = by_size_.find(bytes_per_device);
   if (found == by_size_.end())
-    found = by_size_.emplace(bytes_per_device, measure_stream_probe(devices_, footprint, threads_, kFootprintRounds)).first;
+    found = by_size_.emplace(bytes_per_device, measure_stream_probe(devices_, footprint, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes)).first;
   // Buffers of S bytes: an in-place call touches K of them, an out-of-place one 2 K.
   const int working_set = (in_place ? 1 : 2) * k;
   return std::max(main_gbps, gbps_of(best_kernel_for(found->second, in_place, working_set)));
@@ -373,11 +392,11 @@ void keep_better(StreamProbe& kept, const StreamProbe& again) {
 }  // namespace
 
 void BoundProbes::reprobe(std::int64_t bytes_per_device) {
-  keep_better(main_, measure_stream_probe(devices_, main_.bytes, threads_, main_.rounds, main_.round_bytes));
+  keep_better(main_, measure_stream_probe(devices_, main_.bytes, threads_, main_.rounds, main_.round_bytes, main_.cache_bytes));
   const auto found = by_size_.find(bytes_per_device);
   if (found != by_size_.end())
     keep_better(found->second, measure_stream_probe(devices_, found->second.bytes, threads_, found->second.rounds,
-                                                    found->second.round_bytes));
+                                                    found->second.round_bytes, found->second.cache_bytes));
 }
 
 const StreamProbe* BoundProbes::call_probe(std::int64_t bytes_per_device, bool in_place) const {

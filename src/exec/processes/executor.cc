@@ -115,7 +115,7 @@ void ProcessExecution::stage(const LocalBuffers& buffers) {
   const int tensors = lowered_.tensors;
   for (std::size_t local = 0; local < buffers.inputs.size(); ++local)
     for (int n = 0; n < tensors; ++n) {
-      const auto slot = local * static_cast<std::size_t>(tensors) + static_cast<std::size_t>(n);
+      const auto slot = tensor_slot(static_cast<int>(local), n, tensors);
       const ConstTensorView& input = buffers.inputs[local][static_cast<std::size_t>(n)];
       const TensorView& output = buffers.outputs[local][static_cast<std::size_t>(n)];
       const auto bytes = static_cast<std::size_t>(input.bytes());
@@ -146,7 +146,7 @@ void ProcessExecution::copy_out(const LocalBuffers& buffers) {
   const int tensors = lowered_.tensors;
   for (std::size_t local = 0; local < buffers.outputs.size(); ++local)
     for (int n = 0; n < tensors; ++n) {
-      const auto slot = local * static_cast<std::size_t>(tensors) + static_cast<std::size_t>(n);
+      const auto slot = tensor_slot(static_cast<int>(local), n, tensors);
       std::byte* output = private_outputs_[slot];
       if (output == nullptr) continue;
       const std::uint64_t at =
@@ -267,9 +267,7 @@ std::byte* ProcessExecution::address(const PhysicalRef& ref, std::size_t element
 std::byte* ProcessExecution::address_of(int index, std::size_t element) const {
   const PhysicalRef& ref = program_.refs[static_cast<std::size_t>(index)];
   if (lowered_.own_refs[static_cast<std::size_t>(index)] != 0) {
-    const auto slot = static_cast<std::size_t>(map_.local_of[static_cast<std::size_t>(ref.device)]) *
-                          static_cast<std::size_t>(lowered_.tensors) +
-                      static_cast<std::size_t>(ref.index);
+    const auto slot = tensor_slot(map_, ref, lowered_.tensors);
     std::byte* base = ref.kind == BufferKind::input ? const_cast<std::byte*>(private_inputs_[slot]) : private_outputs_[slot];
     if (base != nullptr) return base + static_cast<std::size_t>(ref.offset) * element;
   }

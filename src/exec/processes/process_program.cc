@@ -112,8 +112,7 @@ void find_own_refs(const Program& program, const ProcessMap& map, const std::vec
       const auto device = static_cast<std::size_t>(ref.device);
       if (ref.kind == BufferKind::scratch || map.process_of[device] != rank || piece.count == 0) continue;
       if (lowered.forwarded_at[static_cast<std::size_t>(r)] != kNotForwarded) continue;  // fetched, not staged
-      const auto slot = static_cast<std::size_t>(map.local_of[device]) * static_cast<std::size_t>(tensors) +
-                        static_cast<std::size_t>(ref.index);
+      const auto slot = tensor_slot(map, ref, tensors);
       (ref.kind == BufferKind::input ? inputs : outputs)[slot].push_back({ref.offset, ref.offset + piece.count, here ? r : -1});
     }
   }
@@ -167,10 +166,7 @@ void find_forwards(const Program& program, std::span<const TensorSpec> layout, c
   const int tensors = lowered.tensors;
   const std::vector<std::uint8_t> lone = lone_outputs(program);
   const auto process_of = [&](int ref) { return map.process_of[static_cast<std::size_t>(program.refs[static_cast<std::size_t>(ref)].device)]; };
-  const auto slot_of = [&](const PhysicalRef& ref) {
-    return static_cast<std::size_t>(map.local_of[static_cast<std::size_t>(ref.device)]) * static_cast<std::size_t>(tensors) +
-           static_cast<std::size_t>(ref.index);
-  };
+  const auto slot_of = [&](const PhysicalRef& ref) { return tensor_slot(map, ref, tensors); };
   lowered.forwarded_at.assign(program.refs.size(), kNotForwarded);
   lowered.fetches.assign(static_cast<std::size_t>(map.devices_of(rank)) * static_cast<std::size_t>(tensors), {});
   for (const Piece& piece : program.pieces) {

@@ -43,6 +43,17 @@ struct ProcessMap {
 // Throws InvalidArgument for a process without devices.
 ProcessMap make_process_map(std::span<const int> devices_per_process);
 
+// A local tensor's slot, the index of every per-tensor table of a process (its segment's staging,
+// its ProcessProgram's staged ranges and fetches, the executor's private buffers): the tensors
+// of local device 0 first, then those of local device 1, and so on.
+inline std::size_t tensor_slot(int local_device, int tensor, int tensors) noexcept {
+  return static_cast<std::size_t>(local_device) * static_cast<std::size_t>(tensors) + static_cast<std::size_t>(tensor);
+}
+// The slot of the tensor a ref points into, in the process that holds its device.
+inline std::size_t tensor_slot(const ProcessMap& map, const PhysicalRef& ref, int tensors) noexcept {
+  return tensor_slot(map.local_of[static_cast<std::size_t>(ref.device)], ref.index, tensors);
+}
+
 inline constexpr std::size_t kFailureTextBytes = 512;
 inline constexpr std::size_t kSegmentAlignment = 64;  // a cache line: no false sharing between ranges
 
@@ -64,8 +75,7 @@ struct SegmentLayout {
   std::size_t bytes = 0;
 
   std::size_t locator(int local_device, int tensor, BufferKind kind, int tensors) const noexcept {
-    const auto slot = (static_cast<std::size_t>(local_device) * static_cast<std::size_t>(tensors) +
-                       static_cast<std::size_t>(tensor)) * 2 + (kind == BufferKind::output ? 1 : 0);
+    const auto slot = tensor_slot(local_device, tensor, tensors) * 2 + (kind == BufferKind::output ? 1 : 0);
     return locators + slot * sizeof(std::uint64_t);
   }
   std::size_t flag(int step) const noexcept { return flags + static_cast<std::size_t>(step) * sizeof(std::uint64_t); }

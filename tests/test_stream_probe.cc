@@ -188,6 +188,37 @@ TEST(StreamProbe, CallsLargerThanTheMainProbeAreProbedOverTheirOwnBuffers) {
   EXPECT_EQ(probes.best_gbps(2 * s, false), best_kernel_for(probes.main(), false)->best_gbps);
 }
 
+// A row's probe runs again on each side of its calls (probe_again); over the call's own buffers
+// it says so, since it has changed their values (bench then rewrites the inputs), and B only rises.
+TEST(StreamProbe, ARowsProbeRunsAgainAndSaysWhenItWroteTheCallsBuffers) {
+  const int k = 3;
+  const std::int64_t s = std::int64_t{1} << 20;  // 2 K S = 6 MiB, over the main probe's 1 MiB
+  BoundProbes probes(measure_stream_probe(k, std::int64_t{1} << 20, 2, 1, std::int64_t{1} << 20, 0), k, 2);
+  std::vector<std::vector<float>> memory(2 * k, std::vector<float>(static_cast<std::size_t>(s) / sizeof(float), 1.0f));
+  ProbeMemory call;
+  call.bytes_per_buffer = static_cast<std::size_t>(s);
+  for (int d = 0; d < k; ++d) call.inputs.push_back(reinterpret_cast<std::byte*>(memory[static_cast<std::size_t>(d)].data()));
+  EXPECT_FALSE(probes.probe_again(s, true));  // no buffers: the main probe bounds it
+  EXPECT_EQ(probes.call_probe(s, true), nullptr);
+  EXPECT_TRUE(probes.probe_again(s, true, &call));
+  EXPECT_NE(memory[0][0], 1.0f) << "the in-place kernels wrote the call's inputs";
+  ASSERT_NE(probes.call_probe(s, true), nullptr);
+  const double first = probes.best_gbps(s, true, &call);
+  EXPECT_TRUE(probes.probe_again(s, true, &call));
+  EXPECT_GE(probes.best_gbps(s, true, &call), first);
+  // A footprint under the main probe's is probed over buffers of its own, not the call's.
+  const std::int64_t small = std::int64_t{64} << 10;
+  ProbeMemory small_call = call;
+  small_call.bytes_per_buffer = static_cast<std::size_t>(small);
+  std::fill(memory[0].begin(), memory[0].end(), 1.0f);
+  EXPECT_FALSE(probes.probe_again(small, true, &small_call));
+  EXPECT_EQ(memory[0][0], 1.0f);
+  EXPECT_EQ(probes.call_probe(small, true), nullptr);
+  const double small_first = probes.best_gbps(small, false);
+  EXPECT_FALSE(probes.probe_again(small, false));
+  EXPECT_GE(probes.best_gbps(small, false), small_first);
+}
+
 // A sweep probes again before each row and keeps each kernel's better rate: a probe that read
 // low (a rate scaled down here) is raised, one that read high is kept, so B never falls.
 TEST(StreamProbe, ProbingAgainRaisesBNeverLowersIt) {

@@ -94,25 +94,28 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
   const std::vector<TensorSpec> layout{{elements, sweep.dtype}};
   TestBuffers buffers(communicator.size(), layout, in_place);
   buffers.set_reproducible(communicator.options().reproducible);
+  // The call's own buffers, for a probe over them where they outgrow the main probe's.
+  ProbeMemory call;
+  call.bytes_per_buffer = static_cast<std::size_t>(buffers.bytes_per_device());
+  for (int k = 0; k < communicator.size(); ++k) {
+    const auto device = static_cast<std::size_t>(k);
+    auto* output = static_cast<std::byte*>(buffers.outputs()[device][0].data);
+    if (in_place) {
+      call.inputs.push_back(output);  // the call's inputs; the probe's in-place kernels write them
+      continue;
+    }
+    call.inputs.push_back(static_cast<std::byte*>(const_cast<void*>(buffers.inputs()[device][0].data)));
+    call.outputs.push_back(output);
+  }
+  const std::int64_t bytes = buffers.bytes_per_device();
+  // The row's probe runs on both sides of its calls (BoundProbes::probe_again).
+  if (probes != nullptr && probes->probe_again(bytes, in_place, &call)) buffers.reset_inputs();
   const CallTiming timing = time_calls(communicator, buffers, sweep.op, in_place, static_cast<int>(bench.warmup),
                                        static_cast<int>(bench.iterations));
   const double t = timing.median_s;
-  const std::int64_t bytes = buffers.bytes_per_device();
   Result result{t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, -1, 0};
   if (probes != nullptr && t > 0) {
-    // The call's own buffers, for a probe over them where they outgrow the main probe's.
-    ProbeMemory call;
-    call.bytes_per_buffer = static_cast<std::size_t>(bytes);
-    for (int k = 0; k < communicator.size(); ++k) {
-      const auto device = static_cast<std::size_t>(k);
-      auto* output = static_cast<std::byte*>(buffers.outputs()[device][0].data);
-      if (in_place) {
-        call.inputs.push_back(output);  // the call's inputs; the probe's in-place kernels write them
-        continue;
-      }
-      call.inputs.push_back(static_cast<std::byte*>(const_cast<void*>(buffers.inputs()[device][0].data)));
-      call.outputs.push_back(output);
-    }
+    probes->probe_again(bytes, in_place, &call);
     result.probe_gbps = probes->best_gbps(bytes, in_place, &call);
     result.bound = probes->bound_seconds(bytes, in_place, &call) / t;
   }

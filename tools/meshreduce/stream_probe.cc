@@ -362,18 +362,13 @@ double BoundProbes::best_gbps(std::int64_t bytes_per_device, bool in_place, cons
     // did (seen: K = 5, 256 MiB per device, 1.5 times the main probe's B): its own buffers, as
     // they are, with its own kernels, give a B no call over them can beat.
     if (call == nullptr || call->inputs.size() < 2) return main_gbps;
-    auto found = by_call_.find({bytes_per_device, in_place});
-    if (found == by_call_.end())
-      found = by_call_.emplace(std::pair{bytes_per_device, in_place},
-                               measure_stream_probe_over(*call, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes)).first;
-    return std::max(main_gbps, gbps_of(best_kernel_for(found->second, in_place)));
+    if (!by_call_.contains({bytes_per_device, in_place})) probe_again(bytes_per_device, in_place, call);
+    return std::max(main_gbps, gbps_of(best_kernel_for(by_call_.at({bytes_per_device, in_place}), in_place)));
   }
-  auto found = by_size_.find(bytes_per_device);
-  if (found == by_size_.end())
-    found = by_size_.emplace(bytes_per_device, measure_stream_probe(devices_, footprint, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes)).first;
+  if (!by_size_.contains(bytes_per_device)) probe_again(bytes_per_device, in_place, call);
   // Buffers of S bytes: an in-place call touches K of them, an out-of-place one 2 K.
   const int working_set = (in_place ? 1 : 2) * k;
-  return std::max(main_gbps, gbps_of(best_kernel_for(found->second, in_place, working_set)));
+  return std::max(main_gbps, gbps_of(best_kernel_for(by_size_.at(bytes_per_device), in_place, working_set)));
 }
 
 namespace {
@@ -393,10 +388,24 @@ void keep_better(StreamProbe& kept, const StreamProbe& again) {
 
 void BoundProbes::reprobe(std::int64_t bytes_per_device) {
   keep_better(main_, measure_stream_probe(devices_, main_.bytes, threads_, main_.rounds, main_.round_bytes, main_.cache_bytes));
-  const auto found = by_size_.find(bytes_per_device);
-  if (found != by_size_.end())
-    keep_better(found->second, measure_stream_probe(devices_, found->second.bytes, threads_, found->second.rounds,
-                                                    found->second.round_bytes, found->second.cache_bytes));
+  if (by_size_.contains(bytes_per_device)) probe_again(bytes_per_device, false);
+}
+
+bool BoundProbes::probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call) {
+  const int k = std::max(devices_, 2);
+  const std::int64_t footprint = 2 * std::int64_t{k} * bytes_per_device;
+  if (footprint >= main_.bytes) {
+    if (call == nullptr || call->inputs.size() < 2) return false;  // bounded by the main probe alone
+    const StreamProbe again = measure_stream_probe_over(*call, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes);
+    const auto [found, fresh] = by_call_.emplace(std::pair{bytes_per_device, in_place}, again);
+    if (!fresh) keep_better(found->second, again);
+    return true;
+  }
+  if (footprint <= main_.cache_bytes && by_size_.contains(bytes_per_device)) return false;
+  const StreamProbe again = measure_stream_probe(devices_, footprint, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes);
+  const auto [found, fresh] = by_size_.emplace(bytes_per_device, again);
+  if (!fresh) keep_better(found->second, again);
+  return false;
 }
 
 const StreamProbe* BoundProbes::call_probe(std::int64_t bytes_per_device, bool in_place) const {

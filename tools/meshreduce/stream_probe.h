@@ -117,6 +117,14 @@ class BoundProbes {
   // For a sweep that times its rows one after another: the memory of a shared machine changes
   // rate from minute to minute, and a row is held to the best rate measured before it.
   void reprobe(std::int64_t bytes_per_device);
+  // Runs the probe that bounds such a call (over buffers of its size, or over `call`'s own
+  // buffers) now, keeping each kernel's better rates. Before and after a row's calls: the memory
+  // of a shared machine changes rate from one minute to the next, and a bound from a probe run
+  // only on one side of the calls was seen to read 1.46 times too low. Calls whose buffers the
+  // caches hold are probed once (there are many such rows, and their probes are not moved by the
+  // memory's rate as much). Returns whether it ran over `call`'s buffers (whose values it then
+  // changed).
+  bool probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   double best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   // 2 K S / B: the least time of an allreduce of `bytes_per_device`.
   double bound_seconds(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);

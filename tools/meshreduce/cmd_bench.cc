@@ -264,7 +264,8 @@ void run_bench(const BenchOptions& bench) {
       nlohmann::json kernels = nlohmann::json::array();
       for (const ProbeKernel& kernel : probe->kernels)
         kernels.push_back({{"name", kernel.name}, {"best_gbps", kernel.best_gbps}, {"median_gbps", kernel.median_gbps},
-                           {"in_place", kernel.in_place}, {"buffers_touched", kernel.buffers_touched}});
+                           {"in_place", kernel.in_place}, {"buffers_touched", kernel.buffers_touched},
+                           {"round_bytes", kernel.round_bytes}});
       out["probe"] = {{"threads", probe->threads}, {"bytes", probe->bytes}, {"rounds", probe->rounds}, {"round_bytes", probe->round_bytes},
                       {"cache_bytes", probe->cache_bytes},
                       {"best_gbps", probe->best_gbps}, {"best_kernel", probe->best_kernel}, {"kernels", kernels}};

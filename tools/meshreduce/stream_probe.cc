@@ -301,12 +301,16 @@ StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int
       cursor = round_end;
       if (r > 0) rates.push_back(traffic_of(first, round_end) / elapsed.count() / 1e9);
     }
-    record(kernel.about, rates);
+    ProbeKernel claimed = kernel.about;
+    claimed.round_bytes = static_cast<std::int64_t>(round);
+    record(std::move(claimed), rates);
 
     // Fixed slices, where a pass is shorter than a round: thread t passes over its own slice of
     // every buffer `passes` times in one dispatch. Slices are disjoint, so no pass of one thread
     // can meet another's, and no barrier is needed between passes.
-    if (kernel.traffic > round) continue;
+    // (Over buffers the caches cannot hold, a round is longer than round_bytes; that length is
+    // for the write-backs, and does not make a pass over such buffers small.)
+    if (kernel.traffic > static_cast<double>(round_bytes)) continue;
     const std::size_t slice = round_up((per_buffer + workers - 1) / workers, kLine);
     const auto passes = static_cast<std::size_t>(
         std::clamp<double>(std::ceil(round / kernel.traffic), 1, 1 << 24));
@@ -328,6 +332,7 @@ StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int
       if (r > 0) rates.push_back(kernel.traffic * static_cast<double>(passes) / elapsed.count() / 1e9);
     }
     ProbeKernel about = kernel.about;
+    about.round_bytes = static_cast<std::int64_t>(kernel.traffic * static_cast<double>(passes));
     about.name += ", fixed slices";
     about.sharing = ProbeSharing::fixed;
     record(std::move(about), rates);

@@ -40,6 +40,7 @@ struct ProbeKernel {
   int sources = 0;       // per piece (copy and reduce: as KernelArgs)
   int destinations = 0;
   bool stream = false;   // non-temporal stores
+  std::int64_t round_bytes = 0;  // about what each of its rounds moved (StreamProbe::round_bytes_for)
   ProbeSharing sharing = ProbeSharing::claimed;
 };
 

@@ -190,12 +190,35 @@ TEST(StreamProbe, CallsLargerThanTheMainProbeAreProbedOverTheirOwnBuffers) {
   EXPECT_EQ(probes.best_gbps(2 * s, false), best_kernel_for(probes.main(), false)->best_gbps);
 }
 
+// Not only calls larger than the main probe: every call whose buffers outgrow the caches is probed
+// over its own buffers (a probe over other memory of its size can read slower than the call's own
+// pages), while calls the caches hold are probed over buffers of their size.
+TEST(StreamProbe, CallsThatOutgrowTheCachesAreProbedOverTheirOwnBuffers) {
+  const int k = 2;
+  const std::int64_t cache = std::int64_t{256} << 10;
+  BoundProbes probes(measure_stream_probe(k, std::int64_t{8} << 20, 2, 1, std::int64_t{1} << 20, cache), k, 2);
+  for (const std::int64_t s : {std::int64_t{16} << 10, std::int64_t{1} << 20}) {  // footprints 64 KiB, 4 MiB
+    std::vector<std::vector<float>> memory(2 * k, std::vector<float>(static_cast<std::size_t>(s) / sizeof(float), 1.0f));
+    ProbeMemory call;
+    call.bytes_per_buffer = static_cast<std::size_t>(s);
+    for (int d = 0; d < k; ++d) {
+      call.inputs.push_back(reinterpret_cast<std::byte*>(memory[static_cast<std::size_t>(d)].data()));
+      call.outputs.push_back(reinterpret_cast<std::byte*>(memory[static_cast<std::size_t>(k + d)].data()));
+    }
+    EXPECT_GT(probes.best_gbps(s, false, &call), 0);
+    const bool outgrows = 2 * k * s > cache;
+    EXPECT_EQ(probes.call_probe(s, false) != nullptr, outgrows) << s << " bytes per device";
+  }
+}
+
 // A row's probe runs again on each side of its calls (probe_again); over the call's own buffers
 // it says so, since it has changed their values (bench then rewrites the inputs), and B only rises.
 TEST(StreamProbe, ARowsProbeRunsAgainAndSaysWhenItWroteTheCallsBuffers) {
   const int k = 3;
   const std::int64_t s = std::int64_t{1} << 20;  // 2 K S = 6 MiB, over the main probe's 1 MiB
-  BoundProbes probes(measure_stream_probe(k, std::int64_t{1} << 20, 2, 1, std::int64_t{1} << 20, 0), k, 2);
+  // Caches of 512 KiB: a footprint of 6 MiB outgrows them, one of 384 KiB (below) does not.
+  BoundProbes probes(measure_stream_probe(k, std::int64_t{1} << 20, 2, 1, std::int64_t{1} << 20, std::int64_t{512} << 10),
+                     k, 2);
   std::vector<std::vector<float>> memory(2 * k, std::vector<float>(static_cast<std::size_t>(s) / sizeof(float), 1.0f));
   ProbeMemory call;
   call.bytes_per_buffer = static_cast<std::size_t>(s);
@@ -208,7 +231,7 @@ TEST(StreamProbe, ARowsProbeRunsAgainAndSaysWhenItWroteTheCallsBuffers) {
   const double first = probes.best_gbps(s, true, &call);
   EXPECT_TRUE(probes.probe_again(s, true, &call));
   EXPECT_GE(probes.best_gbps(s, true, &call), first);
-  // A footprint under the main probe's is probed over buffers of its own, not the call's.
+  // A footprint the caches hold is probed over buffers of its own, not the call's.
   const std::int64_t small = std::int64_t{64} << 10;
   ProbeMemory small_call = call;
   small_call.bytes_per_buffer = static_cast<std::size_t>(small);

@@ -148,11 +148,12 @@ void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, co
     const ProbeKernel* out_of_place = best_kernel_for(*probe, false);
     const ProbeKernel* in_place = best_kernel_for(*probe, true);
     std::printf("\n# bound: an allreduce of S bytes per device over K moves >= 2 K S bytes, so t >= 2 K S / B with"
-                " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place;\n# calls whose buffers take less than %s"
-                " use B over buffers of their size if higher (caches), larger calls B over their own buffers if higher;\n"
+                " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place;\n# calls whose buffers the caches (%s)"
+                " hold use B over buffers of their size if higher, larger calls B over their own buffers, probed right"
+                " before and after their calls, if higher;\n"
                 "# \"bound\" = that time / measured time (<= 1; the JSON's probe_gbps is each row's B)\n",
                 out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps, in_place->name.c_str(),
-                human_bytes(static_cast<double>(probe->bytes)).c_str());
+                probe->cache_bytes > 0 ? human_bytes(static_cast<double>(probe->cache_bytes)).c_str() : "size unknown");
   }
   std::printf("#%75s%41s\n", "out-of-place", "in-place");
   std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s\n", "size", "count", "type", "redop",

@@ -358,18 +358,23 @@ namespace {
 double gbps_of(const ProbeKernel* kernel) { return kernel != nullptr ? kernel->best_gbps : 0; }
 }  // namespace
 
+bool BoundProbes::over_own_buffers(std::int64_t bytes_per_device, const ProbeMemory* call) const {
+  const std::int64_t footprint = 2 * std::int64_t{std::max(devices_, 2)} * bytes_per_device;  // K inputs and K outputs
+  return call != nullptr && call->inputs.size() >= 2 && footprint > main_.cache_bytes;
+}
+
 double BoundProbes::best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call) {
   const double main_gbps = gbps_of(best_kernel_for(main_, in_place));
   const int k = std::max(devices_, 2);  // as the probe's
   const std::int64_t footprint = 2 * std::int64_t{k} * bytes_per_device;  // K inputs and K outputs
-  if (footprint >= main_.bytes) {
-    // Over more memory than the main probe's, the call may find it faster than the main probe
-    // did (seen: K = 5, 256 MiB per device, 1.5 times the main probe's B): its own buffers, as
-    // they are, with its own kernels, give a B no call over them can beat.
-    if (call == nullptr || call->inputs.size() < 2) return main_gbps;
+  if (over_own_buffers(bytes_per_device, call)) {
+    // Over memory the caches cannot hold, the call may find its own pages faster than other
+    // memory (seen: K = 5, 256 MiB per device, 1.5 times the main probe's B): its own buffers,
+    // as they are, with its own kernels, give a B no call over them can beat.
     if (!by_call_.contains({bytes_per_device, in_place})) probe_again(bytes_per_device, in_place, call);
     return std::max(main_gbps, gbps_of(best_kernel_for(by_call_.at({bytes_per_device, in_place}), in_place)));
   }
+  if (footprint >= main_.bytes) return main_gbps;
   if (!by_size_.contains(bytes_per_device)) probe_again(bytes_per_device, in_place, call);
   // Buffers of S bytes: an in-place call touches K of them, an out-of-place one 2 K.
   const int working_set = (in_place ? 1 : 2) * k;
@@ -399,13 +404,13 @@ void BoundProbes::reprobe(std::int64_t bytes_per_device) {
 bool BoundProbes::probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call) {
   const int k = std::max(devices_, 2);
   const std::int64_t footprint = 2 * std::int64_t{k} * bytes_per_device;
-  if (footprint >= main_.bytes) {
-    if (call == nullptr || call->inputs.size() < 2) return false;  // bounded by the main probe alone
+  if (over_own_buffers(bytes_per_device, call)) {
     const StreamProbe again = measure_stream_probe_over(*call, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes);
     const auto [found, fresh] = by_call_.emplace(std::pair{bytes_per_device, in_place}, again);
     if (!fresh) keep_better(found->second, again);
     return true;
   }
+  if (footprint >= main_.bytes) return false;  // bounded by the main probe alone
   if (footprint <= main_.cache_bytes && by_size_.contains(bytes_per_device)) return false;
   const StreamProbe again = measure_stream_probe(devices_, footprint, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes);
   const auto [found, fresh] = by_size_.emplace(bytes_per_device, again);

@@ -104,11 +104,11 @@ StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, in
 // Null when no kernel qualifies.
 const ProbeKernel* best_kernel_for(const StreamProbe& probe, bool in_place, int working_set_buffers = 0);
 
-// B for an allreduce of S bytes per device: for calls whose buffers take at least as much memory
-// as the main probe's, the higher of the main probe's and a probe over the call's own buffers
-// (`call`, when given: the same memory, pages and values the call ran over); for smaller calls
-// the higher of the main probe's and a probe over buffers of S bytes. Each measured once per size
-// (and kind of call), then remembered.
+// B for an allreduce of S bytes per device: for calls whose buffers outgrow the caches, the higher
+// of the main probe's and a probe over the call's own buffers (`call`, when given: the same
+// memory, pages and values the call runs over); for calls the caches hold, or without `call`
+// (then up to the main probe's memory), the higher of the main probe's and a probe over buffers
+// of S bytes; beyond that, the main probe's.
 class BoundProbes {
  public:
   BoundProbes(StreamProbe main, int devices, int threads) : main_(std::move(main)), devices_(devices), threads_(threads) {}
@@ -124,7 +124,7 @@ class BoundProbes {
   // only on one side of the calls was seen to read 1.46 times too low. Calls whose buffers the
   // caches hold are probed once (there are many such rows, and their probes are not moved by the
   // memory's rate as much). Returns whether it ran over `call`'s buffers (whose values it then
-  // changed).
+  // changed): it does for every call whose buffers outgrow the caches.
   bool probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   double best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   // 2 K S / B: the least time of an allreduce of `bytes_per_device`.
@@ -133,6 +133,8 @@ class BoundProbes {
   const StreamProbe* call_probe(std::int64_t bytes_per_device, bool in_place) const;
 
  private:
+  // Whether such a call is bounded by a probe over its own buffers.
+  bool over_own_buffers(std::int64_t bytes_per_device, const ProbeMemory* call) const;
   StreamProbe main_;
   int devices_;
   int threads_;

@@ -367,17 +367,19 @@ double BoundProbes::best_gbps(std::int64_t bytes_per_device, bool in_place, cons
   const double main_gbps = gbps_of(best_kernel_for(main_, in_place));
   const int k = std::max(devices_, 2);  // as the probe's
   const std::int64_t footprint = 2 * std::int64_t{k} * bytes_per_device;  // K inputs and K outputs
+  // Buffers of S bytes: an in-place call touches K of them, an out-of-place one 2 K; a kernel over
+  // fewer (read: K inputs) finds more of them in the caches than the call can.
+  const int working_set = (in_place ? 1 : 2) * k;
   if (over_own_buffers(bytes_per_device, call)) {
     // Over memory the caches cannot hold, the call may find its own pages faster than other
     // memory (seen: K = 5, 256 MiB per device, 1.5 times the main probe's B): its own buffers,
     // as they are, with its own kernels, give a B no call over them can beat.
     if (!by_call_.contains({bytes_per_device, in_place})) probe_again(bytes_per_device, in_place, call);
-    return std::max(main_gbps, gbps_of(best_kernel_for(by_call_.at({bytes_per_device, in_place}), in_place)));
+    const StreamProbe& own = by_call_.at({bytes_per_device, in_place});
+    return std::max(main_gbps, gbps_of(best_kernel_for(own, in_place, working_set)));
   }
   if (footprint >= main_.bytes) return main_gbps;
   if (!by_size_.contains(bytes_per_device)) probe_again(bytes_per_device, in_place, call);
-  // Buffers of S bytes: an in-place call touches K of them, an out-of-place one 2 K.
-  const int working_set = (in_place ? 1 : 2) * k;
   return std::max(main_gbps, gbps_of(best_kernel_for(by_size_.at(bytes_per_device), in_place, working_set)));
 }
 

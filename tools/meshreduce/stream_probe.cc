@@ -358,15 +358,17 @@ namespace {
 double gbps_of(const ProbeKernel* kernel) { return kernel != nullptr ? kernel->best_gbps : 0; }
 }  // namespace
 
+std::int64_t BoundProbes::footprint(std::int64_t bytes_per_device) const {
+  return 2 * std::int64_t{std::max(devices_, 2)} * bytes_per_device;  // K inputs and K outputs, K as the probe's
+}
+
 bool BoundProbes::over_own_buffers(std::int64_t bytes_per_device, const ProbeMemory* call) const {
-  const std::int64_t footprint = 2 * std::int64_t{std::max(devices_, 2)} * bytes_per_device;  // K inputs and K outputs
-  return call != nullptr && call->inputs.size() >= 2 && footprint > main_.cache_bytes;
+  return call != nullptr && call->inputs.size() >= 2 && footprint(bytes_per_device) > main_.cache_bytes;
 }
 
 double BoundProbes::best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call) {
   const double main_gbps = gbps_of(best_kernel_for(main_, in_place));
   const int k = std::max(devices_, 2);  // as the probe's
-  const std::int64_t footprint = 2 * std::int64_t{k} * bytes_per_device;  // K inputs and K outputs
   // Buffers of S bytes: an in-place call touches K of them, an out-of-place one 2 K; a kernel over
   // fewer (read: K inputs) finds more of them in the caches than the call can.
   const int working_set = (in_place ? 1 : 2) * k;
@@ -378,7 +380,7 @@ double BoundProbes::best_gbps(std::int64_t bytes_per_device, bool in_place, cons
     const StreamProbe& own = by_call_.at({bytes_per_device, in_place});
     return std::max(main_gbps, gbps_of(best_kernel_for(own, in_place, working_set)));
   }
-  if (footprint >= main_.bytes) return main_gbps;
+  if (footprint(bytes_per_device) >= main_.bytes) return main_gbps;
   if (!by_size_.contains(bytes_per_device)) probe_again(bytes_per_device, in_place, call);
   return std::max(main_gbps, gbps_of(best_kernel_for(by_size_.at(bytes_per_device), in_place, working_set)));
 }
@@ -400,23 +402,26 @@ void keep_better(StreamProbe& kept, const StreamProbe& again) {
 
 void BoundProbes::reprobe(std::int64_t bytes_per_device) {
   keep_better(main_, measure_stream_probe(devices_, main_.bytes, threads_, main_.rounds, main_.round_bytes, main_.cache_bytes));
-  if (by_size_.contains(bytes_per_device)) probe_again(bytes_per_device, false);
+  if (by_size_.contains(bytes_per_device)) probe_size(bytes_per_device);
+}
+
+void BoundProbes::probe_size(std::int64_t bytes_per_device) {
+  const StreamProbe again =
+      measure_stream_probe(devices_, footprint(bytes_per_device), threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes);
+  const auto [found, fresh] = by_size_.emplace(bytes_per_device, again);
+  if (!fresh) keep_better(found->second, again);
 }
 
 bool BoundProbes::probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call) {
-  const int k = std::max(devices_, 2);
-  const std::int64_t footprint = 2 * std::int64_t{k} * bytes_per_device;
   if (over_own_buffers(bytes_per_device, call)) {
     const StreamProbe again = measure_stream_probe_over(*call, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes);
     const auto [found, fresh] = by_call_.emplace(std::pair{bytes_per_device, in_place}, again);
     if (!fresh) keep_better(found->second, again);
     return true;
   }
-  if (footprint >= main_.bytes) return false;  // bounded by the main probe alone
-  if (footprint <= main_.cache_bytes && by_size_.contains(bytes_per_device)) return false;
-  const StreamProbe again = measure_stream_probe(devices_, footprint, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes);
-  const auto [found, fresh] = by_size_.emplace(bytes_per_device, again);
-  if (!fresh) keep_better(found->second, again);
+  if (footprint(bytes_per_device) >= main_.bytes) return false;  // bounded by the main probe alone
+  if (footprint(bytes_per_device) <= main_.cache_bytes && by_size_.contains(bytes_per_device)) return false;
+  probe_size(bytes_per_device);
   return false;
 }
 

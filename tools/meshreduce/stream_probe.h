@@ -133,6 +133,9 @@ class BoundProbes {
   const StreamProbe* call_probe(std::int64_t bytes_per_device, bool in_place) const;
 
  private:
+  std::int64_t footprint(std::int64_t bytes_per_device) const;
+  // Measures the probe over buffers of that size (again), keeping each kernel's better rates.
+  void probe_size(std::int64_t bytes_per_device);
   // Whether such a call is bounded by a probe over its own buffers.
   bool over_own_buffers(std::int64_t bytes_per_device, const ProbeMemory* call) const;
   StreamProbe main_;

@@ -17,8 +17,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-ProcessCommunicatorOptions job_options(const std::string& algorithm, int local_devices = 1) {
+ProcessCommunicatorOptions job_options(const std::string& algorithm, int local_devices = 1,
+                                       std::int64_t staging_window_bytes = std::int64_t{1} << 20) {
   ProcessCommunicatorOptions options;
+  options.staging_window_bytes = staging_window_bytes;  // the default keeps these jobs in one window
   options.algorithm = algorithm;
   options.local_devices = local_devices;
   options.piece_elements = 4096;                 // several pieces per step
@@ -39,11 +41,12 @@ bool declines(const std::string& algorithm, int devices) {
 }
 
 // Every algorithm that serves the job's devices, over `jobs`, in one forked run.
-void expect_every_algorithm_matches_threads(int processes, int local_devices, const std::vector<ProcessJob>& jobs) {
+void expect_every_algorithm_matches_threads(int processes, int local_devices, const std::vector<ProcessJob>& jobs,
+                                            std::int64_t staging_window_bytes = std::int64_t{1} << 20) {
   const auto results = run_forked(processes, [&](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
     for (const Algorithm& algorithm : algorithms()) {
       if (declines(std::string(algorithm.name), processes * local_devices)) continue;
-      ProcessCommunicator comm(bootstrap, job_options(std::string(algorithm.name), local_devices));
+      ProcessCommunicator comm(bootstrap, job_options(std::string(algorithm.name), local_devices, staging_window_bytes));
       for (const ProcessJob& job : jobs)
         if (auto problem = run_process_job(comm, job); !problem.empty()) return problem;
     }
@@ -66,6 +69,26 @@ TEST(ProcessCommunicator, EveryAlgorithmMatchesThreadsOnThreeProcessesOfTwoDevic
   expect_every_algorithm_matches_threads(
       3, 2, {{DType::f16, ReduceOp::sum, false, true}, {DType::i32, ReduceOp::average, true, false},
              {DType::f64, ReduceOp::min, false, false}});
+}
+
+// Windows of 16 KiB: the jobs' 280 KiB per device run in many windows, each staging, reducing
+// and copying out its part through a ring that holds two (process_program.h). Seeds differ per
+// call, so a window that read another's (or the last call's) staging fails.
+TEST(ProcessCommunicator, EveryAlgorithmMatchesThreadsInStagingWindows) {
+  expect_every_algorithm_matches_threads(
+      2, 1,
+      {{DType::f32, ReduceOp::sum, false, false, {1000, 3, 70000}, {}, false, 1},
+       {DType::f32, ReduceOp::sum, true, false, {1000, 3, 70000}, {}, false, 2},
+       {DType::bf16, ReduceOp::average, true, true, {1000, 3, 70000}, {}, true, 3},
+       {DType::i64, ReduceOp::max, false, true, {1000, 3, 70000}, {}, true, 4},
+       {DType::f32, ReduceOp::sum, false, false, {70001, 5}, {DType::f16, DType::f64}, false, 5}},
+      16384);
+  expect_every_algorithm_matches_threads(
+      3, 2,
+      {{DType::f16, ReduceOp::sum, false, false, {1000, 3, 70000}, {}, false, 6},
+       {DType::i32, ReduceOp::average, true, false, {1000, 3, 70000}, {}, false, 7},
+       {DType::f64, ReduceOp::min, false, true, {1000, 3, 70000}, {}, true, 8}},
+      16384);
 }
 
 TEST(ProcessCommunicator, EveryDtypeAndOpMatchesThreadsOnFourProcesses) {
@@ -284,6 +307,10 @@ TEST(ProcessCommunicator, RejectsBadOptions) {
   options = {};
   options.timeout = 0ms;
   expect_contains(thrown_message<InvalidArgument>([&] { ProcessCommunicator(bootstrap, options); }), {"timeout must be at least 1 ms"});
+  options = {};
+  options.staging_window_bytes = -1;
+  expect_contains(thrown_message<InvalidArgument>([&] { ProcessCommunicator(bootstrap, options); }),
+                  {"staging_window_bytes must be >= 0, got -1"});
   options = {};
   options.groups = {{0}, {0}};
   expect_contains(thrown_message<InvalidArgument>([&] { ProcessCommunicator(bootstrap, options); }), {"groups are not a partition"});

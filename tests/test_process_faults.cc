@@ -54,8 +54,10 @@ const char* fault_name(Fault fault) {
   return "?";
 }
 
-ProcessCommunicatorOptions fault_options() {
+// `windowed`: staging windows of 16 KiB, so a call of the job runs in many (process_program.h).
+ProcessCommunicatorOptions fault_options(bool windowed) {
   ProcessCommunicatorOptions options;
+  options.staging_window_bytes = windowed ? 16384 : std::int64_t{1} << 20;
   options.algorithm = "ring";
   options.piece_elements = 4096;  // several pieces per step
   options.algorithm_options.chunk_elements = 5000;
@@ -93,11 +95,12 @@ int runs_from_environment() {
 }
 
 // Call 1 is clean and checked bit for bit; in call 2 the victim meets its fault before its
-// step number `target` (modulo its steps). Survivors report "<error type>|<ms>|<message>".
+// step number `target` (modulo its steps), in its window target / 3 (modulo its windows).
+// Survivors report "<error type>|<ms>|<message>".
 std::string faulty_job(int rank, const std::shared_ptr<Bootstrap>& bootstrap, int victim, Fault fault, int target,
-                       const std::filesystem::path& marks) {
+                       bool windowed, const std::filesystem::path& marks) {
   meet(*bootstrap);
-  ProcessCommunicator comm(bootstrap, fault_options());
+  ProcessCommunicator comm(bootstrap, fault_options(windowed));
   const ProcessJob job{DType::f32, ReduceOp::sum, false, false, {1000, 3, 70000}};
   if (auto problem = run_process_job(comm, job); !problem.empty()) return "clean call: " + problem;
   if (rank == victim) {
@@ -106,7 +109,7 @@ std::string faulty_job(int rank, const std::shared_ptr<Bootstrap>& bootstrap, in
     for (int r = 0; r < kProcesses; ++r)
       if (r != victim) survivors.push_back(r);
     hooks->before_step = [fault, target, &marks, survivors](const detail::ProcessStepEvent& event) {
-      if (event.call != 2 || event.index != target % event.steps) return;
+      if (event.call != 2 || event.index != target % event.steps || event.window != (target / 3) % event.windows) return;
       switch (fault) {
         case Fault::exit: ::_exit(7);
         case Fault::kill: ::raise(SIGKILL); break;
@@ -177,14 +180,14 @@ std::string leftovers(const std::vector<ChildResult>& results, const std::filesy
 
 // One run: "ok" or what went wrong; `survivor_errors` counts the survivors' error types and
 // `longest` keeps the longest a survivor's faulty call lasted.
-std::string one_run(int victim, Fault fault, int target, std::map<std::string, int>& survivor_errors,
+std::string one_run(int victim, Fault fault, int target, bool windowed, std::map<std::string, int>& survivor_errors,
                     std::chrono::milliseconds& longest) {
   const auto store = fresh_store_directory();
   const auto marks = fresh_store_directory();  // not the store: only bootstrap keys may be left there
   const auto results = run_forked_in(
       store, kProcesses,
       [&](int rank, std::shared_ptr<Bootstrap> bootstrap) {
-        return faulty_job(rank, bootstrap, victim, fault, target, marks);
+        return faulty_job(rank, bootstrap, victim, fault, target, windowed, marks);
       },
       std::chrono::seconds(60));
   std::string problem;
@@ -223,7 +226,7 @@ std::string one_run(int victim, Fault fault, int target, std::map<std::string, i
   std::filesystem::remove_all(store, ignored);
   std::filesystem::remove_all(marks, ignored);
   return problem.empty() ? "ok" : std::string(fault_name(fault)) + " of " + victim_name + " before its step " +
-                                      std::to_string(target) + ": " + problem;
+                                      std::to_string(target) + (windowed ? " in staging windows" : "") + ": " + problem;
 }
 
 void expect_every_run_clean(const std::vector<Fault>& faults, int runs) {
@@ -231,7 +234,8 @@ void expect_every_run_clean(const std::vector<Fault>& faults, int runs) {
   std::chrono::milliseconds longest{0};
   for (int run = 0; run < runs; ++run) {
     const Fault fault = faults[static_cast<std::size_t>(run) % faults.size()];
-    const std::string outcome = one_run(run % kProcesses, fault, run * 7 + 1, survivor_errors, longest);
+    // Every other run in staging windows, the fault in a later window than the first.
+    const std::string outcome = one_run(run % kProcesses, fault, run * 7 + 1, run % 2 == 1, survivor_errors, longest);
     EXPECT_EQ(outcome, "ok") << "run " << run;
     ++outcomes[outcome == "ok" ? std::string("ok") : "failed"];
   }
@@ -264,7 +268,7 @@ template <typename Body>
 std::vector<ChildResult> run_stall_report_job(Body body) {
   const auto directory = fresh_store_directory();
   auto results = run_forked_in(directory, 2, [&](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
-    auto options = fault_options();
+    auto options = fault_options(false);
     options.timeout = kStallTimeout;
     meet(*bootstrap);
     ProcessCommunicator comm(bootstrap, options);

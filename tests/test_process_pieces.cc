@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -70,9 +71,11 @@ TEST(ProcessProgram, EachProcessRunsItsOwnStepsAndWaitsOnlyForOtherProcesses) {
     std::vector<std::pair<std::size_t, std::size_t>> ranges{{segment.ready, 8}, {segment.failed, 8},
                                                             {segment.progress, 24},
                                                             {segment.flags, 8 * schedule.steps.size()}};
-    for (std::size_t i = 0; i < segment.staging_input.size(); ++i) {
-      ranges.emplace_back(segment.staging_input[i], 16000);
-      ranges.emplace_back(segment.staging_output[i], 16000);
+    EXPECT_EQ(lowered.windows, 1);
+    EXPECT_EQ(lowered.ring_bytes, 16000u);  // one window: the tensor staged whole
+    for (std::size_t i = 0; i < segment.staging_input.size(); ++i) {  // one tensor: a ring per local device
+      ranges.emplace_back(segment.staging_input[i], lowered.ring_bytes);
+      ranges.emplace_back(segment.staging_output[i], lowered.ring_bytes);
     }
     std::sort(ranges.begin(), ranges.end());
     for (std::size_t i = 0; i < ranges.size(); ++i) {
@@ -448,7 +451,7 @@ void expect_results_left_where_their_runner_owns_the_staging(const detail::Progr
       const auto slot = static_cast<std::size_t>(map.local_of[static_cast<std::size_t>(own.device)]) * layout.size() +
                         static_cast<std::size_t>(own.index);
       if (at_runner.layouts[static_cast<std::size_t>(runner)].staging_output[slot] +
-              static_cast<std::size_t>(own.offset) * element != left)
+              at_runner.staged_offset(own.index, own.offset, element) != left)
         continue;
       found = true;
       EXPECT_EQ(at_runner.own_refs[static_cast<std::size_t>(r)], 1) << algorithm << " ref " << r << ": home not the runner's own";
@@ -582,6 +585,158 @@ TEST(ProcessProgram, DirectOnTwoProcessesStagesHalfOfEachPrivateBuffer) {
     staged_by_both += staged.end - staged.begin;
   }
   EXPECT_EQ(staged_by_both, 10001);
+}
+
+
+// Staging windows (process_program.h): every rank places the elements alike; each window's
+// parts fit one ring without overlapping; every piece of a rank's steps is split into sub-pieces
+// that cover it exactly once, each inside one staged range of its window; the copies in and out
+// cover exactly the staged and fetched ranges, at their places in the ring; and under direct
+// every process reduces in every window (else the processes would take turns).
+TEST(ProcessProgram, StagingWindowsSplitEveryPieceOnceAndEachWindowFitsItsRing) {
+  const std::vector<TensorSpec> layout{{10001, DType::f32}, {3, DType::f16}, {7777, DType::i64}};
+  for (const std::vector<int>& devices : {std::vector<int>{1, 1, 1}, std::vector<int>{2, 2}}) {
+    const auto map = detail::make_process_map(devices);
+    const int k = map.first_device.back();
+    for (const char* name : {"direct", "ring", "halving-doubling", "tree"}) {
+      AlgorithmRequest probe;
+      probe.num_devices = k;
+      const Topology flat = flat_topology(k);
+      probe.topology = &flat;
+      probe.topology_devices = iota_devices(k);
+      if (find_algorithm(name).decline(probe)) continue;
+      ProcessCommunicatorOptions options;
+      options.algorithm = name;
+      options.piece_elements = 1000;
+      options.algorithm_options.chunk_elements = 1500;
+      const Plan plan = detail::plan_for_processes(layout, ReduceOp::sum, k, {}, options);
+      const auto program = detail::lower_schedule(plan.schedule, plan.buckets, options.piece_elements);
+      std::vector<detail::ProcessProgram> ranks;
+      for (int rank = 0; rank < map.processes(); ++rank)
+        ranks.push_back(detail::lower_for_process(plan.schedule, program, layout, map, rank, std::size_t{1} << 30, {}, 8192));
+      const std::string algorithm = name;
+      const detail::ProcessProgram& first = ranks[0];
+      if (algorithm == "direct" || algorithm == "ring") {
+        EXPECT_GE(first.windows, 3) << algorithm;
+        EXPECT_EQ(first.ring_slots, 2) << algorithm;
+      }
+      for (const auto& lowered : ranks) {
+        EXPECT_EQ(lowered.windows, first.windows) << algorithm;
+        EXPECT_EQ(lowered.ring_bytes, first.ring_bytes) << algorithm;
+        EXPECT_EQ(lowered.staged, first.staged) << algorithm << ": ranks place elements differently";
+      }
+      // Each window's parts: aligned, inside the ring, disjoint.
+      std::map<int, std::vector<std::pair<std::size_t, std::size_t>>> in_ring;
+      for (std::size_t n = 0; n < layout.size(); ++n) {
+        const auto& staged = first.staged[n];
+        for (std::size_t i = 0; i < staged.size(); ++i) {
+          EXPECT_LT(staged[i].begin, staged[i].end) << algorithm;
+          EXPECT_GE(staged[i].begin, i == 0 ? 0 : staged[i - 1].end) << algorithm << ": staged ranges overlap";
+          EXPECT_LE(staged[i].end, layout[n].count) << algorithm;
+          EXPECT_EQ(staged[i].ring % detail::kSegmentAlignment, 0u) << algorithm;
+          in_ring[staged[i].window].emplace_back(
+              staged[i].ring, staged[i].ring + static_cast<std::size_t>(staged[i].end - staged[i].begin) * dtype_size(layout[n].dtype));
+        }
+      }
+      EXPECT_EQ(static_cast<int>(in_ring.size()), first.windows) << algorithm << ": a window without elements";
+      for (auto& [window, parts] : in_ring) {
+        std::sort(parts.begin(), parts.end());
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+          EXPECT_LE(parts[i].second, first.ring_bytes) << algorithm << " window " << window;
+          if (i > 0) {
+            EXPECT_LE(parts[i - 1].second, parts[i].first) << algorithm << " window " << window << ": parts overlap";
+          }
+        }
+      }
+      const auto staged_range = [&](int tensor, std::int64_t element) -> const detail::StagedRange* {
+        for (const auto& range : first.staged[static_cast<std::size_t>(tensor)])
+          if (range.begin <= element && element < range.end) return &range;
+        return nullptr;
+      };
+      for (int rank = 0; rank < map.processes(); ++rank) {
+        const auto& lowered = ranks[static_cast<std::size_t>(rank)];
+        const std::string where = algorithm + " rank " + std::to_string(rank);
+        const std::size_t steps = lowered.steps.size();
+        ASSERT_EQ(lowered.first_sub_piece.size(), static_cast<std::size_t>(lowered.windows) * steps + 1) << where;
+        std::map<int, std::vector<std::pair<std::int64_t, std::int64_t>>> parts_of_piece;
+        std::set<int> windows_with_work;
+        for (int window = 0; window < lowered.windows; ++window)
+          for (std::size_t i = 0; i < steps; ++i) {
+            const std::size_t at = static_cast<std::size_t>(window) * steps + i;
+            for (int s = lowered.first_sub_piece[at]; s < lowered.first_sub_piece[at + 1]; ++s) {
+              const detail::SubPiece& sub = lowered.sub_pieces[static_cast<std::size_t>(s)];
+              const detail::Piece& piece = program.pieces[static_cast<std::size_t>(sub.piece)];
+              EXPECT_EQ(piece.step, lowered.steps[i].step) << where << ": a sub-piece under another step";
+              const detail::PhysicalRef& ref = program.refs[static_cast<std::size_t>(piece.first_ref)];
+              const auto* range = staged_range(ref.index, ref.offset + sub.skip);
+              ASSERT_NE(range, nullptr) << where;
+              EXPECT_EQ(range->window, window) << where << ": a sub-piece in another window than its elements";
+              EXPECT_LE(ref.offset + sub.skip + sub.count, range->end) << where << ": a sub-piece across staged ranges";
+              parts_of_piece[sub.piece].emplace_back(sub.skip, sub.skip + sub.count);
+              if (sub.count > 0) windows_with_work.insert(window);
+            }
+          }
+        for (const auto& local : lowered.steps) {
+          const detail::ProgramStep& step = program.steps[static_cast<std::size_t>(local.step)];
+          for (int p = step.first_piece; p < step.first_piece + step.pieces; ++p) {
+            auto parts = parts_of_piece[p];
+            std::sort(parts.begin(), parts.end());
+            std::int64_t cursor = 0;
+            for (const auto& [begin, end] : parts) {
+              EXPECT_EQ(begin, cursor) << where << " piece " << p << ": sub-pieces leave a gap or overlap";
+              cursor = end;
+            }
+            EXPECT_EQ(cursor, program.pieces[static_cast<std::size_t>(p)].count) << where << " piece " << p;
+          }
+        }
+        if (algorithm == "direct" && devices.size() == 3) {
+          EXPECT_EQ(static_cast<int>(windows_with_work.size()), lowered.windows) << where << ": windows without work";
+        }
+        // Copies: exactly the staged (or fetched) elements, at their places in the ring.
+        const auto& segment = lowered.layouts[static_cast<std::size_t>(rank)];
+        const auto check_copies = [&](const std::vector<detail::StagedCopy>& copies, const std::vector<int>& first_copy,
+                                      bool inputs) {
+          ASSERT_EQ(first_copy.size(), static_cast<std::size_t>(lowered.windows) + 1) << where;
+          std::map<std::pair<std::size_t, bool>, std::int64_t> elements;  // (slot, whole)
+          for (int window = 0; window < lowered.windows; ++window)
+            for (int c = first_copy[static_cast<std::size_t>(window)]; c < first_copy[static_cast<std::size_t>(window) + 1]; ++c) {
+              const auto& copy = copies[static_cast<std::size_t>(c)];
+              const auto tensor = static_cast<int>(static_cast<std::size_t>(copy.slot) % layout.size());
+              const auto* range = staged_range(tensor, copy.range.begin);
+              ASSERT_NE(range, nullptr) << where;
+              EXPECT_EQ(range->window, window) << where << ": a copy in another window than its elements";
+              EXPECT_LE(copy.range.end, range->end) << where;
+              const std::size_t element = dtype_size(layout[static_cast<std::size_t>(tensor)].dtype);
+              // Where the copy starts, less the element's place in a ring: the start of a ring of that process.
+              const std::size_t base = copy.at - lowered.staged_offset(tensor, copy.range.begin, element);
+              const auto& of_process = lowered.layouts[static_cast<std::size_t>(copy.process)];
+              const auto& rings = inputs ? of_process.staging_input : of_process.staging_output;
+              EXPECT_NE(std::find(rings.begin(), rings.end(), base), rings.end()) << where << ": a copy off its element's place";
+              if (inputs) {
+                EXPECT_EQ(copy.process, rank) << where;
+                EXPECT_EQ(base, segment.staging_input[static_cast<std::size_t>(copy.slot)]) << where;
+              }
+              elements[{static_cast<std::size_t>(copy.slot), copy.whole}] += copy.range.end - copy.range.begin;
+            }
+          for (std::size_t slot = 0; slot < lowered.shared_inputs.size(); ++slot) {
+            std::int64_t expected = 0;
+            if (inputs) {
+              for (const auto& range : lowered.shared_inputs[slot]) expected += range.end - range.begin;
+              std::int64_t whole = 0;
+              for (const auto& range : first.staged[slot % layout.size()]) whole += range.end - range.begin;
+              EXPECT_EQ((elements[{slot, true}]), whole) << where << " slot " << slot << ": in place, not staged whole";
+            } else {
+              for (const auto& range : lowered.shared_outputs[slot]) expected += range.end - range.begin;
+              for (const auto& fetch : lowered.fetches[slot]) expected += fetch.range.end - fetch.range.begin;
+            }
+            EXPECT_EQ((elements[{slot, false}]), expected) << where << " slot " << slot;
+          }
+        };
+        check_copies(lowered.copies_in, lowered.first_copy_in, true);
+        check_copies(lowered.copies_out, lowered.first_copy_out, false);
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -66,6 +66,12 @@ struct ProcessCommunicatorOptions {
   std::int64_t shared_arena_bytes = 0;
   // Largest shared segment one layout may take per process (staging, scratch, flags).
   std::int64_t max_segment_bytes = std::int64_t{1} << 40;
+  // Private buffers pass through a staging ring of about this many bytes per device and
+  // direction: a call whose tensors outgrow two rings runs in windows of that size, each staged,
+  // reduced and copied out while the caches hold it (docs/processes.md, "Staging windows").
+  // 0: one window, every tensor staged whole. The bits are the same either way. Every process
+  // must agree (checked at construction).
+  std::int64_t staging_window_bytes = std::int64_t{1} << 20;
   // As CommunicatorOptions::reproducible: the same bits as a reproducible Communicator, for
   // any split of the devices into processes. Every process must agree (checked at construction).
   // Runs the schedule twice (int32 max of exponent codes, exact f64 sum): about 3x the bytes.

@@ -31,6 +31,7 @@ struct Args {
   std::string suite = "all";
   int ranks_per_node = 0;
   int local_devices = 1;
+  std::int64_t staging_window_bytes = 1 << 20;  // the default's; small: many windows per call
 };
 
 Args parse(int argc, char** argv) {
@@ -40,6 +41,7 @@ Args parse(int argc, char** argv) {
     if (flag == "--suite") args.suite = argv[i + 1];
     else if (flag == "--ranks-per-node") args.ranks_per_node = std::stoi(argv[i + 1]);
     else if (flag == "--local-devices") args.local_devices = std::stoi(argv[i + 1]);
+    else if (flag == "--staging-window") args.staging_window_bytes = std::stoll(argv[i + 1]);
     else throw mr::InvalidArgument("unknown flag " + flag);
   }
   return args;
@@ -54,6 +56,7 @@ mr::ProcessCommunicatorOptions options_for(const Args& args, const std::string& 
   options.algorithm_options.chunk_elements = 3000;
   options.stream_min_bytes = 0;
   options.shared_arena_bytes = 4 << 20;
+  options.staging_window_bytes = args.staging_window_bytes;
   options.timeout = 30s;
   options.transport = std::make_shared<mr::MpiTransport>();
   return options;

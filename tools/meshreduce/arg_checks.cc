@@ -27,7 +27,8 @@ bool check_backend(const CLI::App& command, const BackendFlags& flags) {
   const bool processes = flags.backend == "processes";
   const auto given = [&](const char* flag) { return command.get_option_no_throw(flag) != nullptr && command.count(flag) > 0; };
   if (!processes) {
-    for (const char* flag : {"--shared", "--ranks-per-node", "--local-devices", "--compare-mpi", "--timeout", "--network-gbps"})
+    for (const char* flag : {"--shared", "--ranks-per-node", "--local-devices", "--compare-mpi", "--timeout", "--network-gbps",
+                             "--staging-window"})
       if (given(flag)) throw InvalidArgument(std::string(flag) + ": only for --backend processes");
     return false;
   }
@@ -42,6 +43,7 @@ bool check_backend(const CLI::App& command, const BackendFlags& flags) {
     throw InvalidArgument("--timeout " + std::to_string(flags.timeout_s) + ": must be from 0.001 to " +
                           std::to_string(static_cast<int>(kMaxTimeoutSeconds)) + " seconds");
   check_network_gbps("--network-gbps", flags.network_gbps);
+  staging_window_bytes(flags);  // throws InvalidArgument naming the flag
   return true;
 }
 

@@ -22,6 +22,7 @@
 #include "meshreduce/process_communicator.h"
 #include "probe_cpus.h"
 #include "rank_timing.h"
+#include "sizes.h"
 #include "stream_probe.h"
 #ifdef MESHREDUCE_HAVE_MPI
 #include "meshreduce/bootstrap_mpi.h"
@@ -45,9 +46,17 @@ void add_backend_flags(CLI::App& command, BackendFlags& flags, bool bench) {
                      "processes: also time MPI_Allreduce of the same inputs (under mpirun; f32/f64/i32/i64 sum, one device per process)");
   command.add_option("--timeout", flags.timeout_s, "processes: seconds any wait may take before it fails")
       ->capture_default_str();
+  command.add_option("--staging-window", flags.staging_window,
+                     "processes: bytes of the staging ring per device through which private buffers pass, a "
+                     "window of the call at a time (0: the whole call at once)")
+      ->capture_default_str();
   command.add_option("--network-gbps", flags.network_gbps,
                      "processes: each machine's network port in Gbit/s, which auto plans with across machines")
       ->capture_default_str();
+}
+
+std::int64_t staging_window_bytes(const BackendFlags& flags) {
+  return flags.staging_window == "0" ? 0 : parse_size(flags.staging_window, "--staging-window");
 }
 
 int devices_on_this_machine(const BackendFlags& flags) {
@@ -208,6 +217,7 @@ ProcessCommunicatorOptions communicator_options(const ProcessBackendOptions& opt
   result.network_gbps = options.flags.network_gbps;
   result.timeout = timeout_of(options);
   result.shared_arena_bytes = options.flags.shared ? arena_bytes : 0;
+  result.staging_window_bytes = staging_window_bytes(options.flags);
   result.transport = job.transport;
   return result;
 }

@@ -24,7 +24,10 @@ struct BackendFlags {
   bool compare_mpi = false;         // bench: also time MPI_Allreduce on the same buffers
   double timeout_s = 60;            // deadline of every wait of the process executor
   double network_gbps = 100;        // each machine's port, Gbit/s: what auto plans with across machines
+  std::string staging_window = "1M";  // ProcessCommunicatorOptions::staging_window_bytes (0: none)
 };
+// --staging-window in bytes (checked by check_backend before any work).
+std::int64_t staging_window_bytes(const BackendFlags& flags);
 void add_backend_flags(CLI::App& command, BackendFlags& flags, bool bench);
 // Devices whose buffers this machine holds: --local-devices x the ranks mpirun started on it
 // (OMPI_COMM_WORLD_LOCAL_SIZE; 1 when launched alone), for the memory checks before a run.

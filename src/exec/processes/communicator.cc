@@ -63,6 +63,7 @@ detail::Description describe_options(const ProcessCommunicatorOptions& options) 
           {"network_gbps", std::to_string(options.network_gbps)},
           {"piece_elements", std::to_string(options.piece_elements)},
           {"stream_min_bytes", std::to_string(options.stream_min_bytes)},
+          {"staging_window_bytes", std::to_string(options.staging_window_bytes)},
           {"reproducible", options.reproducible ? "yes" : "no"}};
 }
 
@@ -81,6 +82,8 @@ void check_options(const ProcessCommunicatorOptions& options) {
     throw InvalidArgument("timeout must be at least 1 ms, got " + std::to_string(options.timeout.count()));
   if (options.shared_arena_bytes < 0)
     throw InvalidArgument("shared_arena_bytes must be >= 0, got " + std::to_string(options.shared_arena_bytes));
+  if (options.staging_window_bytes < 0)
+    throw InvalidArgument("staging_window_bytes must be >= 0, got " + std::to_string(options.staging_window_bytes));
   if (options.max_segment_bytes < 1)
     throw InvalidArgument("max_segment_bytes must be >= 1, got " + std::to_string(options.max_segment_bytes));
   check_network_gbps("network_gbps", options.network_gbps);
@@ -251,7 +254,8 @@ struct ProcessCommunicator::Impl {
                                             options.stream_min_bytes);
     const int rank = bootstrap->rank();
     cached.lowered = detail::lower_for_process(cached.split.schedule, cached.program, layout, map, rank,
-                                               static_cast<std::size_t>(options.max_segment_bytes), cached.split.receiver);
+                                               static_cast<std::size_t>(options.max_segment_bytes), cached.split.receiver,
+                                               options.staging_window_bytes);
     std::vector<std::size_t> sizes;
     for (const auto& segment : cached.lowered.layouts) sizes.push_back(segment.bytes);
     auto [mine, peers] = share_segments(

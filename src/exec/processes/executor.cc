@@ -64,6 +64,9 @@ ProcessExecution::ProcessExecution(const Program& program, const ProcessProgram&
   const std::size_t slots = static_cast<std::size_t>(map.devices_of(lowered.rank)) * static_cast<std::size_t>(lowered.tensors);
   private_inputs_.assign(slots, nullptr);
   private_outputs_.assign(slots, nullptr);
+  staged_inputs_.assign(slots, nullptr);
+  in_place_.assign(slots, 0);
+  dtypes_.assign(slots, DType::f32);
   std::size_t widest = 0;
   for (const Piece& piece : program.pieces)
     widest = std::max(widest, static_cast<std::size_t>(std::max(piece.sources, piece.destinations)));
@@ -84,32 +87,27 @@ std::uint64_t ProcessExecution::locator_of(const void* data, std::size_t bytes, 
   return staging;
 }
 
-// Copies the ranges of a private buffer that peers touch between it and the segment (and, out,
-// the ranges fetched from the peers that computed them: ProcessProgram::forwarded_at). In a large
-// call (Program::large) the copies store around the caches, as the call's final outputs do: what
-// they write is read next by another process, or by the user, after the rest of the call has
-// passed through the caches, so caching it only costs the read of each line before its write.
-// With 8 processes on 2 cores and 64 MiB private buffers per process, calls took 0.90x the time
-// they took with memcpy (docs/processes.md, "Private and shared buffers").
+// Copies between private buffers and the segment: of the ranges of a private buffer that peers
+// touch (and, out, of the ranges fetched from the peers that computed them: ProcessProgram::
+// forwarded_at). In a large call (Program::large) the copies out store around the caches, as
+// the call's final outputs do: the user reads them next, after the rest of the call has passed
+// through the caches. So do the copies in when the call is one window: what they write is read
+// next by another process after the rest of the call has passed through the caches, so caching
+// it only costs the read of each line before its write (with 8 processes on 2 cores and 64 MiB
+// private buffers per process, calls took 0.90x the time they took with memcpy). In a call of
+// several windows the copies in go through the caches: the ring is read from there, by peers,
+// within the window, and its lines are overwritten there by the next (docs/processes.md,
+// "Private and shared buffers").
 namespace {
 void copy_elements(void* to, const void* from, std::int64_t count, DType dtype, bool stream) {
   run_kernel({StepKind::copy, dtype, ReduceOp::sum, false, 1, count, std::span(&from, 1), std::span(&to, 1), stream});
-}
-
-void copy_ranges(std::byte* to, const std::byte* from, std::span<const ElementRange> ranges, DType dtype,
-                 bool stream) {
-  const std::size_t element = dtype_size(dtype);
-  for (const ElementRange& range : ranges) {
-    const auto at = static_cast<std::size_t>(range.begin) * element;
-    copy_elements(to + at, from + at, range.end - range.begin, dtype, stream);
-  }
 }
 }  // namespace
 
 // Private buffers pass through the segment only where peers touch them (ProcessProgram::
 // shared_inputs/outputs); this process's own refs use them where they are. An input reduced in
 // place is staged whole: its own steps may write its output, the same memory, before reading it.
-void ProcessExecution::stage(const LocalBuffers& buffers) {
+void ProcessExecution::publish_locators(const LocalBuffers& buffers) {
   const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
   const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
   const int tensors = lowered_.tensors;
@@ -125,41 +123,44 @@ void ProcessExecution::stage(const LocalBuffers& buffers) {
       const auto* user_input = static_cast<const std::byte*>(input.data);
       private_inputs_[slot] = (in & kInArena) == 0 && !in_place ? user_input : nullptr;
       private_outputs_[slot] = (out & kInArena) == 0 ? static_cast<std::byte*>(output.data) : nullptr;
-      if ((in & kInArena) == 0 && bytes > 0) {
-        const ElementRange whole{0, input.count};
-        copy_ranges(mine.plan + in, user_input, in_place ? std::span<const ElementRange>(&whole, 1)
-                                                          : std::span<const ElementRange>(lowered_.shared_inputs[slot]),
-                    input.dtype, program_.large);
-      }
+      staged_inputs_[slot] = (in & kInArena) == 0 && bytes > 0 ? user_input : nullptr;
+      in_place_[slot] = in_place ? 1 : 0;
+      dtypes_[slot] = input.dtype;
       const int l = static_cast<int>(local);
       shared_flag(mine.plan, layout.locator(l, n, BufferKind::input, tensors)).store(in, std::memory_order_relaxed);
       shared_flag(mine.plan, layout.locator(l, n, BufferKind::output, tensors)).store(out, std::memory_order_relaxed);
     }
-  note_progress(0);
-  // Publishes the staged data and locators: a peer that sees this value may use them.
-  shared_flag(mine.plan, layout.ready).store(call_, std::memory_order_release);
-  post_receives();
 }
 
-void ProcessExecution::copy_out(const LocalBuffers& buffers) {
+void ProcessExecution::stage(int window) {
   const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
-  const int tensors = lowered_.tensors;
-  for (std::size_t local = 0; local < buffers.outputs.size(); ++local)
-    for (int n = 0; n < tensors; ++n) {
-      const auto slot = tensor_slot(static_cast<int>(local), n, tensors);
-      std::byte* output = private_outputs_[slot];
-      if (output == nullptr) continue;
-      const std::uint64_t at =
-          shared_flag(mine.plan, lowered_.layouts[static_cast<std::size_t>(lowered_.rank)].locator(
-                                     static_cast<int>(local), n, BufferKind::output, tensors))
-              .load(std::memory_order_relaxed);
-      const DType dtype = buffers.outputs[local][static_cast<std::size_t>(n)].dtype;
-      copy_ranges(output, mine.plan + at, lowered_.shared_outputs[slot], dtype, program_.large);
-      for (const Fetch& fetch : lowered_.fetches[slot])
-        copy_elements(output + static_cast<std::size_t>(fetch.range.begin) * dtype_size(dtype),
-                      peers_[static_cast<std::size_t>(fetch.process)].plan + fetch.at, fetch.range.end - fetch.range.begin,
-                      dtype, program_.large);
-    }
+  const SegmentLayout& layout = lowered_.layouts[static_cast<std::size_t>(lowered_.rank)];
+  const bool stream = program_.large && lowered_.windows == 1;
+  for (int c = lowered_.first_copy_in[static_cast<std::size_t>(window)]; c < lowered_.first_copy_in[static_cast<std::size_t>(window) + 1]; ++c) {
+    const StagedCopy& copy = lowered_.copies_in[static_cast<std::size_t>(c)];
+    const auto slot = static_cast<std::size_t>(copy.slot);
+    if (staged_inputs_[slot] == nullptr || copy.whole != (in_place_[slot] != 0)) continue;
+    copy_elements(mine.plan + copy.at + ring_shift_, staged_inputs_[slot] + static_cast<std::size_t>(copy.range.begin) * dtype_size(dtypes_[slot]),
+                  copy.range.end - copy.range.begin, dtypes_[slot], stream);
+  }
+  note_progress(0);
+  // Publishes the staged data (and, in a call's first window, the locators): a peer that sees
+  // this value may use them.
+  shared_flag(mine.plan, layout.ready).store(generation_, std::memory_order_release);
+  if (window == 0) post_receives();
+}
+
+void ProcessExecution::copy_out(int window) {
+  const std::size_t shift = ring_shift(window);
+  for (int c = lowered_.first_copy_out[static_cast<std::size_t>(window)]; c < lowered_.first_copy_out[static_cast<std::size_t>(window) + 1]; ++c) {
+    const StagedCopy& copy = lowered_.copies_out[static_cast<std::size_t>(c)];
+    const auto slot = static_cast<std::size_t>(copy.slot);
+    std::byte* output = private_outputs_[slot];
+    if (output == nullptr) continue;
+    copy_elements(output + static_cast<std::size_t>(copy.range.begin) * dtype_size(dtypes_[slot]),
+                  peers_[static_cast<std::size_t>(copy.process)].plan + copy.at + shift, copy.range.end - copy.range.begin,
+                  dtypes_[slot], program_.large);
+  }
 }
 
 // Message states within a call.
@@ -178,7 +179,7 @@ void ProcessExecution::post_receives() {
       std::size_t bytes = 0;
       if (message.piece >= 0) {
         const Piece& piece = program_.pieces[static_cast<std::size_t>(message.piece)];
-        data = address_of(piece.first_ref + piece.sources, dtype_size(piece.dtype));
+        data = address_of(piece.first_ref + piece.sources, 0, dtype_size(piece.dtype));
         bytes = static_cast<std::size_t>(piece.count) * dtype_size(piece.dtype);
       }
       transport_->start_receive(message.peer, message.tag, data, bytes, static_cast<std::size_t>(m));
@@ -195,7 +196,7 @@ void ProcessExecution::send(const LocalStep& local) {
     std::size_t bytes = 0;
     if (message.piece >= 0) {
       const Piece& piece = program_.pieces[static_cast<std::size_t>(message.piece)];
-      data = address_of(piece.first_ref, dtype_size(piece.dtype));
+      data = address_of(piece.first_ref, 0, dtype_size(piece.dtype));
       bytes = static_cast<std::size_t>(piece.count) * dtype_size(piece.dtype);
     }
     transport_->start_send(message.peer, message.tag, data, bytes, m);
@@ -215,7 +216,7 @@ void ProcessExecution::progress() {
     if (r < 0) continue;
     Receive& receive = receives_[static_cast<std::size_t>(r)];
     if (--receive.left == 0) {
-      shared_flag(mine.plan, layout.flag(receive.step)).store(call_, std::memory_order_release);
+      shared_flag(mine.plan, layout.flag(receive.step)).store(generation_, std::memory_order_release);
       --receives_left_;
     }
   }
@@ -251,27 +252,36 @@ std::uint64_t ProcessExecution::locator(const PhysicalRef& ref) const {
       .load(std::memory_order_relaxed);
 }
 
-std::byte* ProcessExecution::address(const PhysicalRef& ref, std::size_t element) const {
+std::byte* ProcessExecution::address(const PhysicalRef& ref, std::int64_t at, std::size_t element) const {
   const auto process = static_cast<std::size_t>(map_.process_of[static_cast<std::size_t>(ref.device)]);
   const PeerMemory& peer = peers_[process];
-  std::byte* base = nullptr;
-  if (ref.kind == BufferKind::scratch) {
-    base = peer.plan + lowered_.layouts[process].scratch[static_cast<std::size_t>(ref.index)];
-  } else {
-    const std::uint64_t at = locator(ref);
-    base = ((at & kInArena) != 0 ? peer.arena : peer.plan) + (at & ~kInArena);
-  }
-  return base + static_cast<std::size_t>(ref.offset) * element;
+  if (ref.kind == BufferKind::scratch)
+    return peer.plan + lowered_.layouts[process].scratch[static_cast<std::size_t>(ref.index)] + static_cast<std::size_t>(at) * element;
+  const std::uint64_t located = locator(ref);
+  if ((located & kInArena) != 0) return peer.arena + (located & ~kInArena) + static_cast<std::size_t>(at) * element;
+  return peer.plan + located + ring_shift_ + lowered_.staged_offset(ref.index, at, element);
 }
 
-std::byte* ProcessExecution::address_of(int index, std::size_t element) const {
+std::byte* ProcessExecution::address_of(int index, std::int64_t skip, std::size_t element) const {
   const PhysicalRef& ref = program_.refs[static_cast<std::size_t>(index)];
   if (lowered_.own_refs[static_cast<std::size_t>(index)] != 0) {
     const auto slot = tensor_slot(map_, ref, lowered_.tensors);
     std::byte* base = ref.kind == BufferKind::input ? const_cast<std::byte*>(private_inputs_[slot]) : private_outputs_[slot];
-    if (base != nullptr) return base + static_cast<std::size_t>(ref.offset) * element;
+    if (base != nullptr) return base + static_cast<std::size_t>(ref.offset + skip) * element;
   }
-  return address(ref, element);
+  return address(ref, ref.offset + skip, element);
+}
+
+// forwarded_at is where the ref's first element is left; in a call of several windows a piece's
+// elements may lie in several, whose places in the ring are not contiguous (the refs of such a
+// program cover the same elements, so the ref's own tensor and offsets locate them).
+std::byte* ProcessExecution::forwarded(int index, std::int64_t skip, std::size_t element) const {
+  std::byte* mine = peers_[static_cast<std::size_t>(lowered_.rank)].plan;
+  const std::size_t at = lowered_.forwarded_at[static_cast<std::size_t>(index)];
+  if (skip == 0) return mine + at + ring_shift_;
+  const PhysicalRef& ref = program_.refs[static_cast<std::size_t>(index)];
+  return mine + ring_shift_ + (at - lowered_.staged_offset(ref.index, ref.offset, element) +
+                               lowered_.staged_offset(ref.index, ref.offset + skip, element));
 }
 
 void ProcessExecution::fail(const std::string& message) {
@@ -318,16 +328,22 @@ std::string ProcessExecution::stall_report(int process) const {
   const std::uint64_t since = shared_flag(peers_[p].plan, layout.progress + sizeof(std::uint64_t)).load(std::memory_order_relaxed);
   const std::string who = "rank " + std::to_string(process);
   const std::string steps = " of its " + std::to_string(steps_of_[p]) + " steps";
+  const auto windows = static_cast<std::uint64_t>(lowered_.windows);
+  const std::uint64_t staged_call = (staged + windows - 1) / windows;
+  // In a call of several windows: which window the process has staged last.
+  const std::string in_window =
+      windows == 1 || staged == 0 ? std::string()
+                                  : " (window " + std::to_string((staged - 1) % windows) + " of " + std::to_string(windows) + ")";
   std::string report;
-  if (staged < call_) {
+  if (staged_call < call_) {
     const int tensors = lowered_.tensors;
     report = who + " has not submitted " +
              (tensors == 1 ? std::string("tensor 0") : "tensors 0-" + std::to_string(tensors - 1)) + " of call " +
              std::to_string(call_) +
              (staged == 0 ? std::string(" (nor any earlier call)")
-                          : " (it did " + std::to_string(done) + steps + " of call " + std::to_string(staged) + ")");
+                          : " (it did " + std::to_string(done) + steps + " of call " + std::to_string(staged_call) + in_window + ")");
   } else {
-    report = who + " submitted its tensors of call " + std::to_string(call_) + " and did " + std::to_string(done) + steps;
+    report = who + " submitted its tensors of call " + std::to_string(call_) + " and did " + std::to_string(done) + steps + in_window;
   }
   const std::uint64_t blocked = shared_flag(peers_[p].plan, layout.progress + 2 * sizeof(std::uint64_t)).load(std::memory_order_relaxed);
   if (blocked > 0) report += ", and waits for rank " + std::to_string(blocked - 1);
@@ -348,10 +364,10 @@ std::string failure_of(const PeerMemory& peer, const SegmentLayout& layout) {
 
 void ProcessExecution::await_ready(int process) {
   const auto p = static_cast<std::size_t>(process);
-  if (ready_seen_[p] == call_) return;
+  if (ready_seen_[p] == generation_) return;
   const SegmentLayout& layout = lowered_.layouts[p];
   const BlockedOn blocked(*this, process);
-  const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.ready), call_,
+  const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.ready), generation_,
                                     shared_flag(peers_[p].plan, layout.failed), timeout_, wait_policy_, [this] { progress(); });
   if (result == WaitResult::failed)
     throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
@@ -359,7 +375,7 @@ void ProcessExecution::await_ready(int process) {
     throw TimeoutError("rank " + std::to_string(lowered_.rank) + " waited " + std::to_string(timeout_.count()) +
                        " ms for rank " + std::to_string(process) + " to start call " + std::to_string(call_) +
                        " (stage its tensors): " + stall_report(process));
-  ready_seen_[p] = call_;
+  ready_seen_[p] = generation_;
 }
 
 void ProcessExecution::await_step(int step) {
@@ -367,7 +383,7 @@ void ProcessExecution::await_step(int step) {
   const auto p = static_cast<std::size_t>(process);
   const SegmentLayout& layout = lowered_.layouts[p];
   const BlockedOn blocked(*this, process);
-  const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.flag(step)), call_,
+  const auto result = wait_at_least(shared_flag(peers_[p].plan, layout.flag(step)), generation_,
                                     shared_flag(peers_[p].plan, layout.failed), timeout_, wait_policy_, [this] { progress(); });
   if (result == WaitResult::failed)
     throw PeerError("rank " + std::to_string(process) + " failed " + failure_of(peers_[p], layout));
@@ -377,34 +393,53 @@ void ProcessExecution::await_step(int step) {
                        std::to_string(call_) + ": " + stall_report(process));
 }
 
-void ProcessExecution::run_step(const LocalStep& local) {
+void ProcessExecution::run_step(const LocalStep& local, int index, int window) {
   for (int w = 0; w < local.waits; ++w) await_step(lowered_.waits[static_cast<std::size_t>(local.first_wait + w)]);
   for (int p = 0; p < local.peers; ++p) await_ready(lowered_.peers[static_cast<std::size_t>(local.first_peer + p)]);
   if (local.receiver >= 0) {
     send(local);  // a transfer between machines: its receiver sets its flag
     return;
   }
-  const ProgramStep& step = program_.steps[static_cast<std::size_t>(local.step)];
-  const PeerMemory& mine = peers_[static_cast<std::size_t>(lowered_.rank)];
+  run_pieces(index, window);
+  const auto rank = static_cast<std::size_t>(lowered_.rank);
+  shared_flag(peers_[rank].plan, lowered_.layouts[rank].flag(local.step)).store(generation_, std::memory_order_release);
+}
+
+// A result left for peers in a call of several windows is read from the ring within the window
+// and overwritten there by the next, so it is stored through the caches, and the piece's other
+// destinations (final outputs) are copied from it around them.
+void ProcessExecution::run_pieces(int index, int window) {
+  const std::size_t at = static_cast<std::size_t>(window) * lowered_.steps.size() + static_cast<std::size_t>(index);
   bool streamed = false;
-  for (int i = 0; i < step.pieces; ++i) {
-    const Piece& piece = program_.pieces[static_cast<std::size_t>(step.first_piece + i)];
+  for (int i = lowered_.first_sub_piece[at]; i < lowered_.first_sub_piece[at + 1]; ++i) {
+    const SubPiece& sub = lowered_.sub_pieces[static_cast<std::size_t>(i)];
+    const Piece& piece = program_.pieces[static_cast<std::size_t>(sub.piece)];
     const std::size_t element = dtype_size(piece.dtype);
-    for (int r = 0; r < piece.sources; ++r) sources_[static_cast<std::size_t>(r)] = address_of(piece.first_ref + r, element);
+    for (int r = 0; r < piece.sources; ++r)
+      sources_[static_cast<std::size_t>(r)] = address_of(piece.first_ref + r, sub.skip, element);
     std::size_t destinations = 0;
-    bool left_for_peers = false;
+    void* left_for_peers = nullptr;
     for (int r = piece.first_ref + piece.sources; r < piece.first_ref + piece.sources + piece.destinations; ++r) {
-      const std::size_t at = lowered_.forwarded_at[static_cast<std::size_t>(r)];
-      if (at != kNotForwarded && (locator(program_.refs[static_cast<std::size_t>(r)]) & kInArena) == 0) {
-        if (!left_for_peers) destinations_[destinations++] = mine.plan + at;  // once, for every private peer
-        left_for_peers = true;
+      if (lowered_.forwarded_at[static_cast<std::size_t>(r)] != kNotForwarded &&
+          (locator(program_.refs[static_cast<std::size_t>(r)]) & kInArena) == 0) {
+        if (left_for_peers == nullptr) left_for_peers = forwarded(r, sub.skip, element);  // once, for every private peer
         continue;
       }
-      destinations_[destinations++] = address_of(r, element);
+      destinations_[destinations++] = address_of(r, sub.skip, element);
     }
-    run_kernel({piece.kind, piece.dtype, program_.op, piece.average, program_.num_devices, piece.count,
-                std::span(sources_.data(), static_cast<std::size_t>(piece.sources)),
-                std::span(destinations_.data(), destinations), piece.stream});
+    const auto sources = std::span(sources_.data(), static_cast<std::size_t>(piece.sources));
+    if (left_for_peers != nullptr && lowered_.windows > 1) {
+      run_kernel({piece.kind, piece.dtype, program_.op, piece.average, program_.num_devices, sub.count, sources,
+                  std::span(&left_for_peers, 1), false});
+      const void* result = left_for_peers;
+      if (destinations > 0)
+        run_kernel({StepKind::copy, piece.dtype, ReduceOp::sum, false, 1, sub.count, std::span(&result, 1),
+                    std::span(destinations_.data(), destinations), piece.stream});
+    } else {
+      if (left_for_peers != nullptr) destinations_[destinations++] = left_for_peers;
+      run_kernel({piece.kind, piece.dtype, program_.op, piece.average, program_.num_devices, sub.count, sources,
+                  std::span(destinations_.data(), destinations), piece.stream});
+    }
     streamed = streamed || piece.stream;
   }
   // Non-temporal stores (x86) are not ordered by a release store: fence them before the flag.
@@ -414,8 +449,21 @@ void ProcessExecution::run_step(const LocalStep& local) {
 #else
   (void)streamed;
 #endif
-  const auto rank = static_cast<std::size_t>(lowered_.rank);
-  shared_flag(peers_[rank].plan, lowered_.layouts[rank].flag(local.step)).store(call_, std::memory_order_release);
+}
+
+std::size_t ProcessExecution::ring_shift(int window) const noexcept {
+  return static_cast<std::size_t>(window % lowered_.ring_slots) * lowered_.ring_bytes;
+}
+
+void ProcessExecution::start_window(int window) {
+  generation_ = (call_ - 1) * static_cast<std::uint64_t>(lowered_.windows) + static_cast<std::uint64_t>(window) + 1;
+  ring_shift_ = ring_shift(window);
+}
+
+void ProcessExecution::finish_window(int window) {
+  start_window(window);  // its generation for the waits
+  for (int step : lowered_.final_waits) await_step(step);
+  copy_out(window);
 }
 
 void ProcessExecution::run(const LocalBuffers& buffers) {
@@ -424,22 +472,27 @@ void ProcessExecution::run(const LocalBuffers& buffers) {
                 ": an earlier call of this layout failed; the communicator cannot run it again");
   ++call_;
   std::fill(state_.begin(), state_.end(), std::uint8_t{0});
+  const int windows = lowered_.windows;
   try {
-    stage(buffers);
-    const int steps = static_cast<int>(lowered_.steps.size());
-    for (int index = 0; index < steps; ++index) {
-      const LocalStep& step = lowered_.steps[static_cast<std::size_t>(index)];
-      if (hooks_ && hooks_->before_step) hooks_->before_step({lowered_.rank, step.step, index, steps, call_});
-      run_step(step);
-      note_progress(index + 1);
+    publish_locators(buffers);
+    for (int window = 0; window < windows; ++window) {
+      start_window(window);
+      stage(window);
+      const int steps = static_cast<int>(lowered_.steps.size());
+      for (int index = 0; index < steps; ++index) {
+        const LocalStep& step = lowered_.steps[static_cast<std::size_t>(index)];
+        if (hooks_ && hooks_->before_step) hooks_->before_step({lowered_.rank, step.step, index, steps, call_, window, windows});
+        run_step(step, index, window);
+        note_progress(index + 1);
+      }
+      if (window > 0) finish_window(window - 1);  // the previous window ends while this one runs
     }
-    for (int step : lowered_.final_waits) await_step(step);
     finish_transfers();
+    finish_window(windows - 1);
   } catch (const std::exception& error) {
     fail("in call " + std::to_string(call_) + ": " + error.what());  // peers print "rank R failed <this>"
     throw;
   }
-  copy_out(buffers);
 }
 
 }  // namespace meshreduce::detail

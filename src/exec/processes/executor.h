@@ -56,8 +56,10 @@ class ProcessExecution {
   std::uint64_t calls() const noexcept { return call_; }
 
  private:
-  void stage(const LocalBuffers& buffers);
-  void run_step(const LocalStep& step);
+  void publish_locators(const LocalBuffers& buffers);  // once per call, before its first window
+  void stage(int window);
+  void run_step(const LocalStep& step, int index, int window);
+  void run_pieces(int index, int window);
   void send(const LocalStep& step);
   void post_receives();
   void progress();            // completes arrived receives (setting their flags) and sends
@@ -83,10 +85,17 @@ class ProcessExecution {
   };
   std::string stall_report(int process) const;
   std::uint64_t locator(const PhysicalRef& ref) const;  // this call's, of an input or output
-  std::byte* address(const PhysicalRef& ref, std::size_t element) const;
-  // Program ref `index`: the user's private buffer for this process's own refs (own_refs), else address().
-  std::byte* address_of(int index, std::size_t element) const;
-  void copy_out(const LocalBuffers& buffers);
+  // Where element `at` of the buffer `ref` points into lies (its offset is not added).
+  std::byte* address(const PhysicalRef& ref, std::int64_t at, std::size_t element) const;
+  // Program ref `index`, `skip` elements on: the user's private buffer for this process's own refs
+  // (own_refs), else address().
+  std::byte* address_of(int index, std::int64_t skip, std::size_t element) const;
+  // Where this process leaves ref `index`'s result for its peer, `skip` elements on.
+  std::byte* forwarded(int index, std::int64_t skip, std::size_t element) const;
+  void finish_window(int window);  // waits for the peers' steps that touch this process, copies out
+  void copy_out(int window);
+  void start_window(int window);  // sets generation_ and ring_shift_
+  std::size_t ring_shift(int window) const noexcept;
   std::uint64_t locator_of(const void* data, std::size_t bytes, std::size_t staging) const;
 
   const Program& program_;
@@ -96,6 +105,9 @@ class ProcessExecution {
   std::chrono::milliseconds timeout_;
   WaitPolicy wait_policy_;  // from the job's processes on this machine against its cores
   std::uint64_t call_ = 0;
+  // What the flags say: (call_ - 1) * windows + window + 1 (process_program.h, staging windows).
+  std::uint64_t generation_ = 0;
+  std::size_t ring_shift_ = 0;  // bytes into each ring of the window being staged and run
   bool broken_ = false;
   std::shared_ptr<const ProcessExecutionHooks> hooks_;
   std::vector<int> steps_of_;  // per process: its steps in a call
@@ -122,11 +134,14 @@ class ProcessExecution {
   std::vector<int> receive_of_;      // per message: its index in receives_, or -1 for a send
   std::vector<std::size_t> completed_;  // test_some's answer
   int receives_left_ = 0;
-  std::vector<std::uint64_t> ready_seen_;  // per process: the last call its ready flag was seen for
+  std::vector<std::uint64_t> ready_seen_;  // per process: the last generation its ready flag was seen for
   // This call's private buffers, per local tensor slot: where own refs read and write (null:
   // the tensor is in the arena, or an input read in place, which is staged whole).
   std::vector<const std::byte*> private_inputs_;
   std::vector<std::byte*> private_outputs_;
+  std::vector<const std::byte*> staged_inputs_;  // inputs to stage (null: in the arena, or empty)
+  std::vector<std::uint8_t> in_place_;
+  std::vector<DType> dtypes_;  // per slot
   std::vector<const void*> sources_;
   std::vector<void*> destinations_;
 };

@@ -16,6 +16,8 @@ struct ProcessStepEvent {
   int index = 0;           // among this process's steps: `index` of them are done
   int steps = 0;           // this process's steps in a call
   std::uint64_t call = 0;  // calls of this layout so far, this one included
+  int window = 0;          // of the call's staging windows (process_program.h)
+  int windows = 1;
 };
 
 struct ProcessExecutionHooks {

@@ -41,7 +41,7 @@ std::size_t checked_bytes(std::int64_t count, DType dtype, std::size_t limit) {
 }
 
 SegmentLayout layout_of(const Program& program, std::span<const TensorSpec> tensors, const ProcessMap& map, int process,
-                        std::size_t limit) {
+                        std::size_t ring_bytes, std::size_t limit) {
   SegmentLayout layout;
   Allocation space(process, limit);
   layout.ready = space.take(sizeof(std::uint64_t));
@@ -51,12 +51,11 @@ SegmentLayout layout_of(const Program& program, std::span<const TensorSpec> tens
   const int locals = map.devices_of(process);
   layout.locators = space.take(static_cast<std::size_t>(locals) * tensors.size() * 2 * sizeof(std::uint64_t));
   layout.flags = space.take(program.steps.size() * sizeof(std::uint64_t));
-  for (int local = 0; local < locals; ++local)
-    for (const TensorSpec& tensor : tensors) {
-      const std::size_t bytes = checked_bytes(tensor.count, tensor.dtype, limit);
-      layout.staging_input.push_back(space.take(bytes));
-      layout.staging_output.push_back(space.take(bytes));
-    }
+  for (int local = 0; local < locals; ++local) {
+    const std::size_t input = space.take(ring_bytes), output = space.take(ring_bytes);
+    layout.staging_input.insert(layout.staging_input.end(), tensors.size(), input);
+    layout.staging_output.insert(layout.staging_output.end(), tensors.size(), output);
+  }
   for (const ScratchSpec& spec : program.scratch) {
     const bool here = map.process_of[static_cast<std::size_t>(spec.device)] == process;
     layout.scratch.push_back(here ? space.take(checked_bytes(spec.count, spec.dtype, limit)) : npos);
@@ -180,7 +179,7 @@ void find_forwards(const Program& program, std::span<const TensorSpec> layout, c
     const PhysicalRef& own = program.refs[static_cast<std::size_t>(home)];
     const std::size_t element = dtype_size(piece.dtype);
     const std::size_t at = lowered.layouts[static_cast<std::size_t>(runner)].staging_output[slot_of(own)] +
-                           static_cast<std::size_t>(own.offset) * element;
+                           lowered.staged_offset(own.index, own.offset, element);
     for (int r = first; r < end; ++r) {
       if (lone[static_cast<std::size_t>(r)] == 0 || process_of(r) == runner) continue;
       lowered.forwarded_at[static_cast<std::size_t>(r)] = at;
@@ -227,7 +226,7 @@ ProcessMap make_process_map(std::span<const int> devices_per_process) {
 
 ProcessProgram lower_for_process(const Schedule& schedule, const Program& program, std::span<const TensorSpec> layout,
                                  const ProcessMap& map, int rank, std::size_t max_segment_bytes,
-                                 std::span<const int> receiver) {
+                                 std::span<const int> receiver, std::int64_t window_bytes) {
   if (schedule.steps.size() != program.steps.size())
     throw InvalidArgument("the program has " + std::to_string(program.steps.size()) + " steps, its schedule " +
                           std::to_string(schedule.steps.size()));
@@ -237,8 +236,12 @@ ProcessProgram lower_for_process(const Schedule& schedule, const Program& progra
   ProcessProgram lowered;
   lowered.rank = rank;
   lowered.tensors = static_cast<int>(layout.size());
+  Allocation staging(rank, max_segment_bytes);  // every tensor in one ring: does it fit at all?
+  for (const TensorSpec& tensor : layout) staging.take(checked_bytes(tensor.count, tensor.dtype, max_segment_bytes));
+  place_staging(program, layout, receiver, window_bytes, lowered);
   for (int p = 0; p < map.processes(); ++p)
-    lowered.layouts.push_back(layout_of(program, layout, map, p, max_segment_bytes));
+    lowered.layouts.push_back(layout_of(program, layout, map, p, lowered.ring_bytes * static_cast<std::size_t>(lowered.ring_slots),
+                                        max_segment_bytes));
 
   const auto owner = [&](int device) { return map.process_of[static_cast<std::size_t>(device)]; };
   const std::size_t steps = program.steps.size();
@@ -292,6 +295,7 @@ ProcessProgram lower_for_process(const Schedule& schedule, const Program& progra
   }
   find_forwards(program, layout, map, receiver, rank, lowered);
   find_own_refs(program, map, lowered.step_process, rank, lowered.tensors, lowered);
+  split_into_windows(program, layout, map, lowered);
   return lowered;
 }
 

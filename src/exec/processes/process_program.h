@@ -16,7 +16,26 @@
 // Every process's shared segment has the same shape, computed here by every process from the
 // same Program, so no offsets are exchanged: a header (ready flag, failure flag and text, progress,
 // one locator per local tensor for the input and the output), one completion flag per step, then
-// staging for each local tensor's input and output and the scratch buffers of local devices.
+// a staging ring for each local device's inputs and one for its outputs, and the scratch buffers
+// of local devices.
+//
+// Staging windows. A call on private buffers larger than the caches would stage every byte
+// through the segment: written there by one process, read by another, each line taking its
+// round trip to memory (about 5 S bytes of memory traffic per process instead of 2 S). Instead,
+// a call whose Program allows it runs in `windows` windows: window j is a part of every step's
+// elements (the j-th of `windows` equal portions of the elements each step touches first), and
+// the call runs as `windows` small calls, each staging, running the steps' pieces restricted to
+// its elements, waiting for its peers and copying its results out. A ring holds two windows
+// (ring_bytes each, per local device and direction, about a MiB), so staged lines are written and
+// read while the caches still hold them and are overwritten there two windows later. Every
+// element goes through the same operations in the same order as in one call (a window
+// restricts pieces, it reorders nothing), so the bits are those of the whole call. Each window
+// is a generation of the flags: (call - 1) * windows + window + 1. A process stages and runs
+// window j before it waits for its peers to finish window j - 1 and copies that one's results
+// out, so the processes' windows overlap instead of meeting three times a window; the protocol
+// of a call still makes each half of a ring reusable: a peer that is ready for window j has
+// copied out window j - 2, and a process that stages window j has waited for window j - 2's
+// steps that touch its memory.
 #pragma once
 
 #include <cstddef>
@@ -69,7 +88,9 @@ struct SegmentLayout {
   std::size_t progress = 0;
   std::size_t locators = 0;      // u64 per (local device, tensor, input|output), see Locator
   std::size_t flags = 0;         // u64 per step of the program: the last call that completed it
-  std::vector<std::size_t> staging_input;   // per (local device, tensor): local * tensors + tensor
+  // Per (local device, tensor), local * tensors + tensor: the start of that local device's input
+  // (output) ring; an element's place in it is ProcessProgram::staged_offset.
+  std::vector<std::size_t> staging_input;
   std::vector<std::size_t> staging_output;
   std::vector<std::size_t> scratch;         // per scratch buffer of the program; npos elsewhere
   std::size_t bytes = 0;
@@ -112,6 +133,35 @@ struct Fetch {
   bool operator==(const Fetch&) const = default;
 };
 
+// Where elements [begin, end) of a tensor are staged: in window `window`, from byte `ring` of the
+// rings (the same place in every process's and local device's ring).
+struct StagedRange {
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+  int window = 0;
+  std::size_t ring = 0;
+  bool operator==(const StagedRange&) const = default;
+};
+
+// The elements [skip, skip + count) of a piece that lie in one window.
+struct SubPiece {
+  int piece = 0;
+  std::int64_t skip = 0;
+  std::int64_t count = 0;
+};
+
+// A copy between a private buffer's elements `range` of local tensor slot `slot` and the plan
+// segment of process `process` at byte `at` (where range.begin is staged). Inputs: `whole` marks
+// the copies of a tensor reduced in place (staged whole), the others those of the ranges peers
+// read; a call takes one kind per slot.
+struct StagedCopy {
+  int slot = 0;
+  ElementRange range;
+  int process = 0;
+  std::size_t at = 0;
+  bool whole = false;
+};
+
 struct ProcessProgram {
   int rank = 0;
   int tensors = 0;
@@ -146,13 +196,44 @@ struct ProcessProgram {
   // ranges this process copies from its peers' segments, sorted and disjoint (not staged).
   std::vector<std::size_t> forwarded_at;
   std::vector<std::vector<Fetch>> fetches;
+
+  // Staging windows (above). windows == 1: one window, each tensor staged whole at its own place.
+  int windows = 1;
+  std::size_t ring_bytes = 0;  // one window's, per local device and direction
+  int ring_slots = 1;          // windows a ring holds: 2 when there are several
+  std::vector<std::vector<StagedRange>> staged;  // per tensor, sorted: where its elements are staged
+  // Per window, per local step (window * steps.size() + index): its sub-pieces are
+  // sub_pieces[first_sub_piece[i], first_sub_piece[i + 1]).
+  std::vector<SubPiece> sub_pieces;
+  std::vector<int> first_sub_piece;
+  // Per window: copies_in[first_copy_in[w], first_copy_in[w + 1]) stage it, likewise copies_out
+  // (the staged output ranges and the fetches) copy its results to private outputs.
+  std::vector<StagedCopy> copies_in;
+  std::vector<int> first_copy_in;
+  std::vector<StagedCopy> copies_out;
+  std::vector<int> first_copy_out;
+
+  // Byte offset, within a staging ring, of element `element` of tensor `tensor`.
+  std::size_t staged_offset(int tensor, std::int64_t element, std::size_t element_bytes) const noexcept;
 };
+
 
 // `program` is `schedule` lowered by lower_schedule (the schedule gives each step's device);
 // `receiver` marks the transfers between machines (machines.h; empty when there are none).
+// `window_bytes` is the staging ring's size to aim for (0: one window, whole tensors staged);
+// windows are used only where every piece's refs cover the same elements of one tensor, with
+// no scratch and no transfers between machines, and the tensors outgrow two rings.
 // Throws InvalidArgument when a segment would exceed `max_segment_bytes`.
 ProcessProgram lower_for_process(const Schedule& schedule, const Program& program, std::span<const TensorSpec> layout,
                                  const ProcessMap& map, int rank, std::size_t max_segment_bytes,
-                                 std::span<const int> receiver = {});
+                                 std::span<const int> receiver = {}, std::int64_t window_bytes = 0);
+
+// Internal to lower_for_process (staging_windows.cc): `lowered.staged`, `windows` and `ring_bytes`
+// from the program (the same on every process), then, once the layouts and the lowered ranges
+// are known, the per-window sub-pieces and copies of this process.
+void place_staging(const Program& program, std::span<const TensorSpec> layout, std::span<const int> receiver,
+                   std::int64_t window_bytes, ProcessProgram& lowered);
+void split_into_windows(const Program& program, std::span<const TensorSpec> layout, const ProcessMap& map,
+                        ProcessProgram& lowered);
 
 }  // namespace meshreduce::detail

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -471,6 +472,33 @@ void expect_results_left_where_their_runner_owns_the_staging(const detail::Progr
   }
 }
 
+// The program of `algorithm` on a flat machine of the map's devices (small pieces and chunks)
+// and every rank's lowering of it; nullopt where the algorithm declines the devices.
+struct LoweredJob {
+  detail::Program program;
+  std::vector<detail::ProcessProgram> ranks;
+};
+std::optional<LoweredJob> lower_every_rank(const std::string& algorithm, std::span<const TensorSpec> layout,
+                                           const detail::ProcessMap& map, std::int64_t window_bytes) {
+  const int k = map.first_device.back();
+  AlgorithmRequest probe;
+  probe.num_devices = k;
+  const Topology flat = flat_topology(k);
+  probe.topology = &flat;
+  probe.topology_devices = iota_devices(k);
+  if (find_algorithm(algorithm).decline(probe)) return std::nullopt;
+  ProcessCommunicatorOptions options;
+  options.algorithm = algorithm;
+  options.piece_elements = 1000;
+  options.algorithm_options.chunk_elements = 1500;
+  const Plan plan = detail::plan_for_processes(layout, ReduceOp::sum, k, {}, options);
+  LoweredJob job{detail::lower_schedule(plan.schedule, plan.buckets, options.piece_elements), {}};
+  for (int rank = 0; rank < map.processes(); ++rank)
+    job.ranks.push_back(
+        detail::lower_for_process(plan.schedule, job.program, layout, map, rank, std::size_t{1} << 30, {}, window_bytes));
+  return job;
+}
+
 // Private buffers pass through the segment only where peers touch them: every ref of a local
 // tensor either runs on the private buffer (and no staged range overlaps it) or lies inside the
 // staged ranges; every peer's access lies inside them. For every algorithm, on two layouts.
@@ -478,23 +506,12 @@ TEST(ProcessProgram, PrivateBuffersAreStagedExactlyWherePeersTouchThem) {
   const std::vector<TensorSpec> layout{{10001, DType::f32}, {3, DType::f16}, {7777, DType::i64}};
   for (const std::vector<int>& devices : {std::vector<int>{1, 1, 1}, std::vector<int>{2, 1}, std::vector<int>{2, 2}}) {
     const auto map = detail::make_process_map(devices);
-    const int k = map.first_device.back();
     for (const Algorithm& algorithm : algorithms()) {
-      AlgorithmRequest probe;
-      probe.num_devices = k;
-      const Topology flat = flat_topology(k);
-      probe.topology = &flat;
-      probe.topology_devices = iota_devices(k);
-      if (algorithm.decline(probe)) continue;
+      const auto lowered_job = lower_every_rank(std::string(algorithm.name), layout, map, 0);
+      if (!lowered_job) continue;
+      const auto& [program, ranks] = *lowered_job;
       ProcessCommunicatorOptions options;
       options.algorithm = std::string(algorithm.name);
-      options.piece_elements = 1000;
-      options.algorithm_options.chunk_elements = 1500;
-      const Plan plan = detail::plan_for_processes(layout, ReduceOp::sum, k, {}, options);
-      const auto program = detail::lower_schedule(plan.schedule, plan.buckets, options.piece_elements);
-      std::vector<detail::ProcessProgram> ranks;
-      for (int rank = 0; rank < map.processes(); ++rank)
-        ranks.push_back(detail::lower_for_process(plan.schedule, program, layout, map, rank, std::size_t{1} << 30));
       expect_results_left_where_their_runner_owns_the_staging(program, map, layout, ranks, options.algorithm);
       for (int rank = 0; rank < map.processes(); ++rank) {
         const std::string where = options.algorithm + " rank " + std::to_string(rank) + " of " +
@@ -597,23 +614,10 @@ TEST(ProcessProgram, StagingWindowsSplitEveryPieceOnceAndEachWindowFitsItsRing) 
   const std::vector<TensorSpec> layout{{10001, DType::f32}, {3, DType::f16}, {7777, DType::i64}};
   for (const std::vector<int>& devices : {std::vector<int>{1, 1, 1}, std::vector<int>{2, 2}}) {
     const auto map = detail::make_process_map(devices);
-    const int k = map.first_device.back();
     for (const char* name : {"direct", "ring", "halving-doubling", "tree"}) {
-      AlgorithmRequest probe;
-      probe.num_devices = k;
-      const Topology flat = flat_topology(k);
-      probe.topology = &flat;
-      probe.topology_devices = iota_devices(k);
-      if (find_algorithm(name).decline(probe)) continue;
-      ProcessCommunicatorOptions options;
-      options.algorithm = name;
-      options.piece_elements = 1000;
-      options.algorithm_options.chunk_elements = 1500;
-      const Plan plan = detail::plan_for_processes(layout, ReduceOp::sum, k, {}, options);
-      const auto program = detail::lower_schedule(plan.schedule, plan.buckets, options.piece_elements);
-      std::vector<detail::ProcessProgram> ranks;
-      for (int rank = 0; rank < map.processes(); ++rank)
-        ranks.push_back(detail::lower_for_process(plan.schedule, program, layout, map, rank, std::size_t{1} << 30, {}, 8192));
+      const auto lowered_job = lower_every_rank(name, layout, map, 8192);
+      if (!lowered_job) continue;
+      const auto& [program, ranks] = *lowered_job;
       const std::string algorithm = name;
       const detail::ProcessProgram& first = ranks[0];
       if (algorithm == "direct" || algorithm == "ring") {

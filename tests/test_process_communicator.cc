@@ -91,6 +91,24 @@ TEST(ProcessCommunicator, EveryAlgorithmMatchesThreadsInStagingWindows) {
       16384);
 }
 
+// Steps too small for a portion each: groups of uneven size under hierarchical-rs, in windows of
+// 4 KiB, where small steps spread over the windows (or the call stays one window with its
+// tensors whole); a layout that once kept its windowed places in one window read shifted data.
+TEST(ProcessCommunicator, SmallStepsInStagingWindowsMatchThreads) {
+  const auto results = run_forked(5, [](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+    auto options = job_options("hierarchical-rs", 1, 4096);
+    options.groups = {{0, 1, 2}, {3, 4}};
+    ProcessCommunicator comm(bootstrap, options);
+    for (const std::vector<std::int64_t>& counts : {std::vector<std::int64_t>{3000}, std::vector<std::int64_t>{3000, 70000, 17}})
+      for (bool in_place : {false, true}) {
+        ProcessJob job{DType::f32, ReduceOp::sum, in_place, false, counts, {}, false, in_place ? 1 : 2};
+        if (auto problem = run_process_job(comm, job); !problem.empty()) return problem;
+      }
+    return "ok";
+  });
+  for (std::size_t r = 0; r < results.size(); ++r) EXPECT_EQ(results[r].text, "ok") << "rank " << r;
+}
+
 TEST(ProcessCommunicator, EveryDtypeAndOpMatchesThreadsOnFourProcesses) {
   const auto results = run_forked(4, [](int, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
     ProcessCommunicator comm(bootstrap, job_options("ring"));

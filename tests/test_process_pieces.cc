@@ -612,17 +612,32 @@ TEST(ProcessProgram, DirectOnTwoProcessesStagesHalfOfEachPrivateBuffer) {
 // every process reduces in every window (else the processes would take turns).
 TEST(ProcessProgram, StagingWindowsSplitEveryPieceOnceAndEachWindowFitsItsRing) {
   const std::vector<TensorSpec> layout{{10001, DType::f32}, {3, DType::f16}, {7777, DType::i64}};
-  for (const std::vector<int>& devices : {std::vector<int>{1, 1, 1}, std::vector<int>{2, 2}}) {
+  for (const std::vector<int>& devices : {std::vector<int>{1, 1, 1}, std::vector<int>{2, 2}, std::vector<int>{1, 1, 1, 1, 1}}) {
     const auto map = detail::make_process_map(devices);
-    for (const char* name : {"direct", "ring", "halving-doubling", "tree"}) {
-      const auto lowered_job = lower_every_rank(name, layout, map, 8192);
+    for (const char* name : {"direct", "ring", "halving-doubling", "tree", "hierarchical-rs"}) {
+     for (const std::int64_t window_bytes : {8192, 4096}) {
+      const auto lowered_job = lower_every_rank(name, layout, map, window_bytes);
       if (!lowered_job) continue;
       const auto& [program, ranks] = *lowered_job;
-      const std::string algorithm = name;
+      const std::string algorithm = std::string(name) + " (" + std::to_string(window_bytes) + " B windows, " +
+                                    std::to_string(map.processes()) + " processes)";
       const detail::ProcessProgram& first = ranks[0];
-      if (algorithm == "direct" || algorithm == "ring") {
+      if ((std::string(name) == "direct" || std::string(name) == "ring") && devices.size() < 5) {
         EXPECT_GE(first.windows, 3) << algorithm;
         EXPECT_EQ(first.ring_slots, 2) << algorithm;
+      }
+      std::size_t whole_bytes = 0;  // every tensor staged whole, one after another
+      std::vector<std::vector<detail::StagedRange>> whole;
+      for (const TensorSpec& tensor : layout) {
+        whole.push_back({{0, tensor.count, 0, whole_bytes}});
+        whole_bytes = (whole_bytes + static_cast<std::size_t>(tensor.count) * dtype_size(tensor.dtype) + 63) / 64 * 64;
+      }
+      if (first.windows == 1) {  // one window: as without windows (the kernels run whole pieces)
+        EXPECT_EQ(first.staged, whole) << algorithm;
+        EXPECT_EQ(first.ring_bytes, whole_bytes) << algorithm;
+        EXPECT_EQ(first.ring_slots, 1) << algorithm;
+      } else {
+        EXPECT_LT(2 * first.ring_bytes, whole_bytes) << algorithm << ": a ring of two windows no smaller than the tensors";
       }
       for (const auto& lowered : ranks) {
         EXPECT_EQ(lowered.windows, first.windows) << algorithm;
@@ -739,6 +754,7 @@ TEST(ProcessProgram, StagingWindowsSplitEveryPieceOnceAndEachWindowFitsItsRing) 
         check_copies(lowered.copies_in, lowered.first_copy_in, true);
         check_copies(lowered.copies_out, lowered.first_copy_out, false);
       }
+     }
     }
   }
 }

@@ -478,6 +478,8 @@ void ProcessExecution::run(const LocalBuffers& buffers) {
     for (int window = 0; window < windows; ++window) {
       start_window(window);
       stage(window);
+      if (windows > 1)  // the ring half this window writes may hold what a peer still fetches
+        for (int peer : lowered_.fetchers) await_ready(peer);
       const int steps = static_cast<int>(lowered_.steps.size());
       for (int index = 0; index < steps; ++index) {
         const LocalStep& step = lowered_.steps[static_cast<std::size_t>(index)];

@@ -1,5 +1,5 @@
 // Internal: the process executor's test seam. A call runs `before_step` (when set) before each of
-// this process's steps, after it has staged its tensors: the hook may throw (a process that
+// this process's steps in each of its staging windows, after it has staged the window: the hook may throw (a process that
 // raises mid-call), block (one that stalls), or end the process (_exit, SIGKILL: one that dies
 // with part of the call done). Per communicator, never global; absent, it costs one untaken
 // branch per step.

@@ -183,11 +183,14 @@ void find_forwards(const Program& program, std::span<const TensorSpec> layout, c
     for (int r = first; r < end; ++r) {
       if (lone[static_cast<std::size_t>(r)] == 0 || process_of(r) == runner) continue;
       lowered.forwarded_at[static_cast<std::size_t>(r)] = at;
+      if (runner == rank) lowered.fetchers.push_back(process_of(r));
       if (process_of(r) != rank) continue;
       const PhysicalRef& ref = program.refs[static_cast<std::size_t>(r)];
       lowered.fetches[slot_of(ref)].push_back({{ref.offset, ref.offset + piece.count}, runner, at});
     }
   }
+  std::sort(lowered.fetchers.begin(), lowered.fetchers.end());
+  lowered.fetchers.erase(std::unique(lowered.fetchers.begin(), lowered.fetchers.end()), lowered.fetchers.end());
   for (std::size_t slot = 0; slot < lowered.fetches.size(); ++slot) {  // adjacent pieces of one runner: one copy
     std::vector<Fetch>& fetches = lowered.fetches[slot];
     const std::size_t element = dtype_size(layout[slot % static_cast<std::size_t>(tensors)].dtype);

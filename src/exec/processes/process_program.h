@@ -35,7 +35,8 @@
 // out, so the processes' windows overlap instead of meeting three times a window; the protocol
 // of a call still makes each half of a ring reusable: a peer that is ready for window j has
 // copied out window j - 2, and a process that stages window j has waited for window j - 2's
-// steps that touch its memory.
+// steps that touch its memory, and waits for the peers that fetch from its output ring to be
+// ready for window j before it runs window j's steps.
 #pragma once
 
 #include <cstddef>
@@ -196,6 +197,12 @@ struct ProcessProgram {
   // ranges this process copies from its peers' segments, sorted and disjoint (not staged).
   std::vector<std::size_t> forwarded_at;
   std::vector<std::vector<Fetch>> fetches;
+  // The processes that fetch results this process leaves for them, sorted. In a call of several
+  // windows, the bytes a peer fetched in window j may be written in window j + 2 by another step
+  // than the one that left them (each window places its elements anew), one that need not touch
+  // that peer; so each window first waits for these peers to be ready for it, that is, to have
+  // copied out window j - 2.
+  std::vector<int> fetchers;
 
   // Staging windows (above). windows == 1: one window, each tensor staged whole at its own place.
   int windows = 1;

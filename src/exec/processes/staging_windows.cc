@@ -6,9 +6,12 @@
 // every process work, or the processes would take turns. Elements are therefore grouped by the
 // step that touches them first (in schedule order, the step's pieces in order) and each step's
 // first touches are cut into `windows` equal portions of at least kMinPortionBytes: window j
-// holds the j-th portion of every step. Under `direct`, K steps each reduce one process's slice
-// first, so window j holds the j-th part of every slice and all K processes reduce in every
-// window; under `ring`, the first K steps cover the K chunks, likewise.
+// holds the j-th portion of every step (a step with fewer portions, being small, starts where the
+// previous one ended). Under `direct`, K steps each reduce one process's slice first, so window j
+// holds the j-th part of every slice and all K processes reduce in every window; under `ring`,
+// the first K steps cover the K chunks, likewise. Where two windows' ring would hold as much as
+// the tensors (most steps small), or fewer than two windows have elements, the tensors are staged
+// whole in one window as before.
 //
 // Cost: each window waits on the flags of every local step (the steps a window leaves empty
 // still pass on their dependencies), so windows x steps is capped (kMaxStepVisits) to keep
@@ -139,31 +142,45 @@ void place_staging(const Program& program, std::span<const TensorSpec> layout, s
                              kMaxStepVisits / steps);
   if (windows < 2) return;
 
-  // Each step's first touches in `windows` portions, cut at element boundaries.
+  // Each step's first touches in `windows` portions, cut at element boundaries. A step with
+  // fewer portions (a small one: portions of at least kMinPortionBytes) starts where the last
+  // one's ended, so that small steps spread over the windows instead of all filling window 0.
+  const auto count_of_windows = static_cast<std::size_t>(windows);
   std::vector<Part> parts;
-  int last_window = 0;
+  std::vector<std::uint8_t> used(count_of_windows, 0);
+  std::size_t start = 0;
   for (auto& step_parts : by_step) {
     std::size_t bytes = 0;
     for (const Part& part : step_parts)
       bytes += static_cast<std::size_t>(part.range.end - part.range.begin) * dtype_size(layout[static_cast<std::size_t>(part.tensor)].dtype);
-    const std::size_t portion = std::max(kMinPortionBytes, (bytes + static_cast<std::size_t>(windows) - 1) / static_cast<std::size_t>(windows));
+    if (bytes == 0) continue;
+    const std::size_t portion = std::max(kMinPortionBytes, (bytes + count_of_windows - 1) / count_of_windows);
     std::size_t position = 0;
     for (Part part : step_parts) {
       const std::size_t element = dtype_size(layout[static_cast<std::size_t>(part.tensor)].dtype);
       while (part.range.begin < part.range.end) {
-        const auto window = static_cast<int>(std::min<std::size_t>(position / portion, static_cast<std::size_t>(windows) - 1));
-        std::int64_t count = part.range.end - part.range.begin;  // the last window takes the rest
-        if (window < windows - 1) {
-          const std::size_t room = (static_cast<std::size_t>(window) + 1) * portion - position;
+        const std::size_t index = std::min(position / portion, count_of_windows - 1);
+        std::int64_t count = part.range.end - part.range.begin;  // the last portion takes the rest
+        if (index < count_of_windows - 1) {
+          const std::size_t room = (index + 1) * portion - position;
           count = std::min<std::int64_t>(count, static_cast<std::int64_t>((room + element - 1) / element));
         }
-        parts.push_back({part.tensor, {part.range.begin, part.range.begin + count, window, 0}});
-        last_window = std::max(last_window, window);
+        const std::size_t window = (start + index) % count_of_windows;
+        parts.push_back({part.tensor, {part.range.begin, part.range.begin + count, static_cast<int>(window), 0}});
+        used[window] = 1;
         part.range.begin += count;
         position += static_cast<std::size_t>(count) * element;
       }
     }
+    start = (start + std::min(count_of_windows, (bytes + portion - 1) / portion)) % count_of_windows;
   }
+  // Windows without elements are dropped; with fewer than two left, the tensors stay whole.
+  std::vector<int> dense(count_of_windows, -1);
+  int kept = 0;
+  for (std::size_t w = 0; w < count_of_windows; ++w)
+    if (used[w] != 0) dense[w] = kept++;
+  if (kept < 2) return;
+  for (Part& part : parts) part.range.window = dense[static_cast<std::size_t>(part.range.window)];
   // Places in the ring: each window's parts one after another, each from a cache line.
   std::stable_sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.range.window < b.range.window; });
   std::size_t ring = 0, end = 0;
@@ -178,13 +195,14 @@ void place_staging(const Program& program, std::span<const TensorSpec> layout, s
                                 dtype_size(layout[static_cast<std::size_t>(part.tensor)].dtype);
     ring = std::max(ring, aligned(end));
   }
+  if (2 * ring >= total) return;  // a ring of two windows would hold as much as the whole tensors
   for (auto& ranges : lowered.staged) ranges.clear();
   for (const Part& part : parts) lowered.staged[static_cast<std::size_t>(part.tensor)].push_back(part.range);
   for (auto& ranges : lowered.staged)
     std::sort(ranges.begin(), ranges.end(), [](const StagedRange& a, const StagedRange& b) { return a.begin < b.begin; });
-  lowered.windows = last_window + 1;
+  lowered.windows = kept;
   lowered.ring_bytes = ring;
-  lowered.ring_slots = lowered.windows > 1 ? 2 : 1;
+  lowered.ring_slots = 2;
 }
 
 void split_into_windows(const Program& program, std::span<const TensorSpec> layout, const ProcessMap& map,

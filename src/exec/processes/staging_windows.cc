@@ -30,6 +30,11 @@ namespace meshreduce::detail {
 namespace {
 
 constexpr std::size_t kMinPortionBytes = 4096;
+// Calls of fewer windows stay whole: with the two CPUs of the development machine far apart (a
+// cache line's round trip 400 ns instead of 120), a 4 MiB call at K = 2 took 441-495 us in four
+// 1 MiB windows against 216-238 us whole, where 16 MiB and more were faster in windows in either
+// state (docs/processes.md, "Staging windows").
+constexpr std::size_t kMinWindows = 8;
 constexpr std::int64_t kMaxStepVisits = std::int64_t{1} << 16;
 
 std::size_t aligned(std::size_t bytes) { return (bytes + kSegmentAlignment - 1) / kSegmentAlignment * kSegmentAlignment; }
@@ -118,7 +123,7 @@ void place_staging(const Program& program, std::span<const TensorSpec> layout, s
   lowered.windows = 1;
   lowered.ring_bytes = total;
   lowered.ring_slots = 1;
-  if (window_bytes <= 0 || total <= 2 * static_cast<std::size_t>(window_bytes) || !windowable(program, receiver)) return;
+  if (window_bytes <= 0 || total < kMinWindows * static_cast<std::size_t>(window_bytes) || !windowable(program, receiver)) return;
 
   std::vector<std::map<std::int64_t, std::int64_t>> covered(tensors);
   std::vector<std::vector<Part>> by_step(program.steps.size());

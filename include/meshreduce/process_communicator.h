@@ -67,7 +67,7 @@ struct ProcessCommunicatorOptions {
   // Largest shared segment one layout may take per process (staging, scratch, flags).
   std::int64_t max_segment_bytes = std::int64_t{1} << 40;
   // Private buffers pass through a staging ring of about this many bytes per device and
-  // direction: a call whose tensors hold at least 8 windows runs in windows of that size, each staged,
+  // direction: a call whose tensors hold at least 2 windows runs in windows of that size, each staged,
   // reduced and copied out while the caches hold it (docs/processes.md, "Staging windows").
   // 0: one window, every tensor staged whole. The bits are the same either way. Every process
   // must agree (checked at construction).

@@ -229,7 +229,7 @@ struct ProcessProgram {
 // `receiver` marks the transfers between machines (machines.h; empty when there are none).
 // `window_bytes` is the staging ring's size to aim for (0: one window, whole tensors staged);
 // windows are used only where every piece's refs cover the same elements of one tensor, with
-// no scratch and no transfers between machines, and the tensors hold at least eight windows.
+// no scratch and no transfers between machines, and the tensors hold at least two windows.
 // Throws InvalidArgument when a segment would exceed `max_segment_bytes`.
 ProcessProgram lower_for_process(const Schedule& schedule, const Program& program, std::span<const TensorSpec> layout,
                                  const ProcessMap& map, int rank, std::size_t max_segment_bytes,

@@ -30,11 +30,12 @@ namespace meshreduce::detail {
 namespace {
 
 constexpr std::size_t kMinPortionBytes = 4096;
-// Calls of fewer windows stay whole: with the two CPUs of the development machine far apart (a
-// cache line's round trip 400 ns instead of 120), a 4 MiB call at K = 2 took 441-495 us in four
-// 1 MiB windows against 216-238 us whole, where 16 MiB and more were faster in windows in either
-// state (docs/processes.md, "Staging windows").
-constexpr std::size_t kMinWindows = 8;
+// Calls of fewer windows stay whole. Eight was tried (a 4 MiB call at K = 2 had taken 441-495 us
+// in four 1 MiB windows against 216-238 us whole, once, with the development machine's two CPUs
+// far apart), and the comparison run with it read that row at 468 us whole against 177-360 us in
+// windows in the two runs before: that row is noisy either way, and windows won it more often
+// (docs/processes.md, "Staging windows").
+constexpr std::size_t kMinWindows = 2;
 constexpr std::int64_t kMaxStepVisits = std::int64_t{1} << 16;
 
 std::size_t aligned(std::size_t bytes) { return (bytes + kSegmentAlignment - 1) / kSegmentAlignment * kSegmentAlignment; }

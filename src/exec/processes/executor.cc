@@ -455,13 +455,19 @@ std::size_t ProcessExecution::ring_shift(int window) const noexcept {
   return static_cast<std::size_t>(window % lowered_.ring_slots) * lowered_.ring_bytes;
 }
 
+std::uint64_t ProcessExecution::generation_of(int window) const noexcept {
+  return (call_ - 1) * static_cast<std::uint64_t>(lowered_.windows) + static_cast<std::uint64_t>(window) + 1;
+}
+
 void ProcessExecution::start_window(int window) {
-  generation_ = (call_ - 1) * static_cast<std::uint64_t>(lowered_.windows) + static_cast<std::uint64_t>(window) + 1;
+  generation_ = generation_of(window);
   ring_shift_ = ring_shift(window);
 }
 
+// Runs while window + 1 is staged and run (or after the last): the waits take its generation;
+// copy_out finds its ring half itself.
 void ProcessExecution::finish_window(int window) {
-  start_window(window);  // its generation for the waits
+  generation_ = generation_of(window);
   for (int step : lowered_.final_waits) await_step(step);
   copy_out(window);
 }

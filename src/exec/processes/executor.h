@@ -95,6 +95,7 @@ class ProcessExecution {
   void finish_window(int window);  // waits for the peers' steps that touch this process, copies out
   void copy_out(int window);
   void start_window(int window);  // sets generation_ and ring_shift_
+  std::uint64_t generation_of(int window) const noexcept;
   std::size_t ring_shift(int window) const noexcept;
   std::uint64_t locator_of(const void* data, std::size_t bytes, std::size_t staging) const;
 

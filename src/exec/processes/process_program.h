@@ -224,7 +224,6 @@ struct ProcessProgram {
   std::size_t staged_offset(int tensor, std::int64_t element, std::size_t element_bytes) const noexcept;
 };
 
-
 // `program` is `schedule` lowered by lower_schedule (the schedule gives each step's device);
 // `receiver` marks the transfers between machines (machines.h; empty when there are none).
 // `window_bytes` is the staging ring's size to aim for (0: one window, whole tensors staged);

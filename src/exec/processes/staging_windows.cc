@@ -76,13 +76,19 @@ struct Part {
   StagedRange range;
 };
 
+// The last of `ranges` (sorted, disjoint) that starts at or before `element`; the first when none does.
+std::vector<StagedRange>::const_iterator range_from(const std::vector<StagedRange>& ranges, std::int64_t element) {
+  const auto at = std::upper_bound(ranges.begin(), ranges.end(), element,
+                                   [](std::int64_t e, const StagedRange& range) { return e < range.begin; });
+  return at == ranges.begin() ? at : std::prev(at);
+}
+
 // The parts of [begin, end) of `tensor` in each staged range it overlaps, in order.
 template <typename Each>
 void for_each_staged(const ProcessProgram& lowered, int tensor, std::int64_t begin, std::int64_t end, Each&& each) {
   const auto& ranges = lowered.staged[static_cast<std::size_t>(tensor)];
-  auto at = std::upper_bound(ranges.begin(), ranges.end(), begin,
-                             [](std::int64_t element, const StagedRange& range) { return element < range.begin; });
-  if (at != ranges.begin() && std::prev(at)->end > begin) --at;
+  auto at = range_from(ranges, begin);
+  if (at != ranges.end() && at->end <= begin) ++at;  // it ends before `begin`
   for (; at != ranges.end() && at->begin < end; ++at) {
     const std::int64_t lo = std::max(begin, at->begin), hi = std::min(end, at->end);
     if (lo < hi) each(*at, lo, hi);
@@ -106,9 +112,7 @@ void group(std::vector<std::pair<std::size_t, T>>& keyed, std::size_t buckets, s
 std::size_t ProcessProgram::staged_offset(int tensor, std::int64_t element, std::size_t element_bytes) const noexcept {
   const auto& ranges = staged[static_cast<std::size_t>(tensor)];
   if (ranges.empty()) return 0;
-  auto at = std::upper_bound(ranges.begin(), ranges.end(), element,
-                             [](std::int64_t e, const StagedRange& range) { return e < range.begin; });
-  if (at != ranges.begin()) --at;
+  const auto at = range_from(ranges, element);
   return at->ring + static_cast<std::size_t>(element - at->begin) * element_bytes;
 }
 

@@ -15,6 +15,7 @@
 #include "meshreduce/algorithm.h"
 #include "meshreduce/error.h"
 #include "meshreduce/limits.h"
+#include "warm_up.h"
 
 namespace meshreduce::cli {
 
@@ -350,13 +351,19 @@ CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp
   // subnormal range (docs/benchmarking.md, "The table"), so no op needs a rewrite between calls.
   // A rewrite before each call would put a pass of the calling thread alone between the calls,
   // which the bound's probe never does.
-  for (int i = 0; i < warmup + iterations; ++i) {
+  const auto timed_call = [&] {
     const auto start = std::chrono::steady_clock::now();
     call();
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    if (i >= warmup) seconds.push_back(elapsed.count());
+    return elapsed.count();
+  };
+  for (int i = 0; i < warmup + iterations; ++i) {
+    const double elapsed = timed_call();
+    if (i >= warmup) seconds.push_back(elapsed);
     // The first call (on the fresh inputs) shows the plan right.
     if (i == 0) timing.wrong += buffers.count_wrong(op);
+    // After the least warm-up, more while the calls still get faster (warm_up.h).
+    if (i + 1 == warmup) timing.warmup_calls = warmup + settle(timed_call);
   }
   // The last check shows that nothing drifted over repeated calls: out of place, the last timed
   // call's outputs; in place, one more call with the same communicator and plan, on fresh inputs.

@@ -114,14 +114,16 @@ inline constexpr const char* kInPlaceTiming =
 // The same, as both backends' JSON names it ("in_place_timing").
 inline constexpr const char* kInPlaceTimingJson = "back to back";
 
-// Times `warmup + iterations` calls on `buffers`, which hold fresh inputs, and returns the median
-// of the timed calls. In place, the calls run back to back on the same buffers, each reducing
+// Times `iterations` calls on `buffers`, which hold fresh inputs, after `warmup` calls and, if
+// `warmup` is at least 1, more while the calls still get faster (warm_up.h), and returns the
+// median of the timed calls. In place, the calls run back to back on the same buffers, each reducing
 // what the previous one left (as nccl-tests times them). Checks bit for bit against the exact
 // reference (wrong: mismatches of both checks together): the first call, and then out of place
 // the last call; in place, one more untimed call on fresh inputs after the timed ones.
 struct CallTiming {
   double median_s = 0;
   std::int64_t wrong = 0;
+  int warmup_calls = 0;  // untimed calls made before the timed ones
 };
 CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp op, bool in_place, int warmup,
                       int iterations);

@@ -79,6 +79,7 @@ struct Result {
   std::int64_t wrong = 0;
   double bound = -1;  // bound time / measured time; < 0: no probe
   double probe_gbps = 0;  // the B of the bound (the main probe's, or one over this footprint)
+  int warmup_calls = 0;   // --warmup, and the calls made while they still got faster (warm_up.h)
 };
 
 struct Row {
@@ -94,7 +95,7 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
   const std::vector<TensorSpec> layout{{elements, sweep.dtype}};
   TestBuffers buffers(communicator.size(), layout, in_place);
   buffers.set_reproducible(communicator.options().reproducible);
-  // The call's own buffers, for a probe over them where they outgrow the main probe's.
+  // The call's own buffers, for a probe over them where they outgrow the cores' own caches.
   ProbeMemory call;
   call.bytes_per_buffer = static_cast<std::size_t>(buffers.bytes_per_device());
   for (int k = 0; k < communicator.size(); ++k) {
@@ -113,7 +114,8 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
   const CallTiming timing = time_calls(communicator, buffers, sweep.op, in_place, static_cast<int>(bench.warmup),
                                        static_cast<int>(bench.iterations));
   const double t = timing.median_s;
-  Result result{t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, -1, 0};
+  Result result{t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, -1, 0,
+                timing.warmup_calls};
   if (probes != nullptr && t > 0) {
     probes->probe_again(bytes, in_place, &call);
     result.probe_gbps = probes->best_gbps(bytes, in_place, &call);
@@ -129,11 +131,15 @@ std::string bound_text(double bound) {
   return text;
 }
 
-void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, const StreamProbe* probe) {
-  std::printf("# meshreduce bench: %s%s, %d devices (%s), %s %s, median of %lld calls after %lld warm-up\n",
+void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, const BoundProbes* probes) {
+  const StreamProbe* probe = probes != nullptr ? &probes->main() : nullptr;
+  const std::string warmup = bench.warmup == 0 ? "no warm-up"
+                             : "a warm-up of at least " + std::to_string(bench.warmup) +
+                                   " calls, more while they still got faster (up to 1 s; JSON: warmup_calls)";
+  std::printf("# meshreduce bench: %s%s, %d devices (%s), %s %s, median of %lld calls after %s\n",
               bench.algorithm.c_str(), bench.job.reproducible ? " reproducible" : "", devices, bench.job.topology.c_str(),
               std::string(dtype_name(sweep.dtype)).c_str(), std::string(reduce_op_name(sweep.op)).c_str(),
-              static_cast<long long>(bench.iterations), static_cast<long long>(bench.warmup));
+              static_cast<long long>(bench.iterations), warmup.c_str());
   std::printf("# %s\n", kInPlaceTiming);
   if (probe != nullptr) {
     std::printf("# streaming probe: %d threads over %s, best (median) of %d rounds of %s", probe->threads,
@@ -148,12 +154,13 @@ void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, co
     const ProbeKernel* out_of_place = best_kernel_for(*probe, false);
     const ProbeKernel* in_place = best_kernel_for(*probe, true);
     std::printf("\n# bound: an allreduce of S bytes per device over K moves >= 2 K S bytes, so t >= 2 K S / B with"
-                " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place;\n# calls whose buffers the caches (%s)"
-                " hold use B over buffers of their size if higher, larger calls B over their own buffers, probed right"
-                " before and after their calls, if higher;\n"
+                " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place;\n# calls whose buffers the cores' own"
+                " caches (%s) hold use B over buffers of their size if higher, larger calls B over their own buffers,"
+                " probed right before and after their calls, if higher;\n"
                 "# \"bound\" = that time / measured time (<= 1; the JSON's probe_gbps is each row's B)\n",
                 out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps, in_place->name.c_str(),
-                probe->cache_bytes > 0 ? human_bytes(static_cast<double>(probe->cache_bytes)).c_str() : "size unknown");
+                probes->own_buffers_above() > 0 ? human_bytes(static_cast<double>(probes->own_buffers_above())).c_str()
+                                                : "size unknown");
   }
   std::printf("#%75s%41s\n", "out-of-place", "in-place");
   std::printf("# %10s %12s %6s %6s %5s %9s %7s %7s %6s %5s %9s %7s %7s %6s %5s%s\n", "size", "count", "type", "redop",
@@ -176,7 +183,8 @@ void print_row(const Row& row, const Sweep& sweep, bool show_pick) {
 }
 
 nlohmann::json result_json(const Result& r) {
-  nlohmann::json out{{"time_us", r.time_us}, {"algbw", r.algbw}, {"busbw", r.busbw}, {"wrong", r.wrong}};
+  nlohmann::json out{{"time_us", r.time_us}, {"algbw", r.algbw}, {"busbw", r.busbw}, {"wrong", r.wrong},
+                     {"warmup_calls", r.warmup_calls}};
   out["bound"] = r.bound < 0 ? nlohmann::json() : nlohmann::json(r.bound);
   if (r.probe_gbps > 0) out["probe_gbps"] = r.probe_gbps;
   return out;
@@ -226,7 +234,7 @@ void run_bench(const BenchOptions& bench) {
         measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, kMainProbeRounds, kMinProbeRoundBytes,
                              last_level_cache_bytes()), communicator.size(),
         bench.job.threads);
-  if (!bench.json) print_header(bench, sweep, communicator.size(), probes ? &probes->main() : nullptr);
+  if (!bench.json) print_header(bench, sweep, communicator.size(), probes.get());
 
   const auto element = static_cast<std::int64_t>(dtype_size(sweep.dtype));
   std::vector<Row> rows;
@@ -268,7 +276,7 @@ void run_bench(const BenchOptions& bench) {
                            {"in_place", kernel.in_place}, {"buffers_touched", kernel.buffers_touched},
                            {"round_bytes", kernel.round_bytes}});
       out["probe"] = {{"threads", probe->threads}, {"bytes", probe->bytes}, {"rounds", probe->rounds}, {"round_bytes", probe->round_bytes},
-                      {"cache_bytes", probe->cache_bytes},
+                      {"cache_bytes", probe->cache_bytes}, {"own_buffers_above_bytes", probes->own_buffers_above()},
                       {"best_gbps", probe->best_gbps}, {"best_kernel", probe->best_kernel}, {"kernels", kernels}};
     }
     for (const Row& row : rows) {
@@ -305,7 +313,9 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--min-bytes,-b", options->min_bytes, "smallest size per device (K, M, G suffixes)")->capture_default_str();
   command->add_option("--max-bytes,-e", options->max_bytes, "largest size per device")->capture_default_str();
   command->add_option("--factor,-f", options->factor, "size multiplier between rows")->capture_default_str();
-  command->add_option("--warmup", options->warmup, "untimed calls per size")->capture_default_str();
+  command->add_option("--warmup", options->warmup,
+                      "untimed calls per size, at least; then more while the calls still get faster (up to 1 s; 0: none)")
+      ->capture_default_str();
   command->add_option("--iterations,-n", options->iterations, "timed calls per size")->capture_default_str();
   command->add_flag("--json", options->json, "print JSON instead of the table");
   command->add_flag("--no-probe", options->no_probe, "skip the streaming probe (no bound column)");

@@ -186,7 +186,10 @@ void add_calibrate_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--algorithm,-a", options->algorithm, "algorithm name, auto, or all")->capture_default_str();
   command->add_option("--threads,-t", options->threads, "worker threads (0: all hardware threads)")->capture_default_str();
-  command->add_option("--warmup", options->warmup, "untimed calls per algorithm and size")->capture_default_str();
+  command->add_option("--warmup", options->warmup,
+                      "untimed calls per algorithm and size, at least; then more while the calls still get faster "
+                      "(up to 1 s; 0: none)")
+      ->capture_default_str();
   command->add_option("--iterations,-n", options->iterations, "timed calls per algorithm and size")
       ->capture_default_str();
   command->add_option("--probe-bytes", options->probe_bytes, "memory the streaming probe runs over, in all")

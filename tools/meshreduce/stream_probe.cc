@@ -18,6 +18,8 @@
 #include <span>
 #include <thread>
 
+#include <unistd.h>
+
 #include "measures.h"
 #include "exec/threads/kernels.h"
 #include "exec/threads/stream_kernels.h"
@@ -59,7 +61,7 @@ void check_rounds(int rounds) {
 
 // The kernels over `memory` (ProbeMemory), on `pool`'s threads.
 StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int rounds, std::int64_t round_bytes,
-                        std::int64_t cache_bytes);
+                        std::int64_t cache_bytes, KernelsThatCount only = {});
 
 }  // namespace
 
@@ -68,6 +70,11 @@ std::int64_t last_level_cache_bytes() {
   for (const Device& node : local_topology().nodes)
     if (node.kind == NodeKind::cache) caches += node.memory_bytes;
   return caches;
+}
+
+std::int64_t own_cache_bytes(int threads) {
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return l2 > 0 && threads > 0 ? std::int64_t{l2} * threads : 0;
 }
 
 std::int64_t StreamProbe::round_bytes_for(std::int64_t working_set) const {
@@ -110,7 +117,7 @@ StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, i
 }
 
 StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, int rounds, std::int64_t round_bytes,
-                                      std::int64_t cache_bytes) {
+                                      std::int64_t cache_bytes, KernelsThatCount only) {
   check_rounds(rounds);
   if (memory.inputs.size() < 2 || (!memory.outputs.empty() && memory.outputs.size() != memory.inputs.size()))
     throw InvalidArgument("stream probe: needs at least 2 input buffers and as many outputs or none, got " +
@@ -119,13 +126,13 @@ StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, in
     throw InvalidArgument("stream probe: buffers of " + std::to_string(memory.bytes_per_buffer) +
                           " bytes, fewer than one f32 element");
   detail::ThreadPool pool(threads);
-  return run_kernels(memory, pool, rounds, round_bytes, cache_bytes);
+  return run_kernels(memory, pool, rounds, round_bytes, cache_bytes, only);
 }
 
 namespace {
 
 StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int rounds, std::int64_t round_bytes,
-                        std::int64_t cache_bytes) {
+                        std::int64_t cache_bytes, KernelsThatCount only) {
   const auto workers = static_cast<std::size_t>(pool.size());
   const std::size_t ks = memory.inputs.size();
   const int k = static_cast<int>(ks);
@@ -235,6 +242,9 @@ StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int
   // Over an in-place call's own buffers (no outputs): the kernels that write no other memory.
   if (!has_outputs)
     std::erase_if(kernels, [](const Kernel& kernel) { return kernel.about.loop != ProbeLoop::read && !kernel.about.in_place; });
+  std::erase_if(kernels, [&](const Kernel& kernel) {
+    return (kernel.about.in_place && !only.in_place) || kernel.about.buffers_touched < only.min_buffers_touched;
+  });
 
   StreamProbe probe;
   probe.threads = pool.size();
@@ -358,24 +368,34 @@ namespace {
 double gbps_of(const ProbeKernel* kernel) { return kernel != nullptr ? kernel->best_gbps : 0; }
 }  // namespace
 
+int BoundProbes::working_set_of(bool in_place) const {
+  // Buffers of S bytes: an in-place call touches K of them, an out-of-place one 2 K; a kernel over
+  // fewer (read: K inputs) finds more of them in the caches than the call can.
+  return (in_place ? 1 : 2) * std::max(devices_, 2);  // K as the probe's
+}
+
 std::int64_t BoundProbes::footprint(std::int64_t bytes_per_device) const {
   return 2 * std::int64_t{std::max(devices_, 2)} * bytes_per_device;  // K inputs and K outputs, K as the probe's
 }
 
+std::int64_t BoundProbes::own_buffers_above() const {
+  if (own_caches_ > 0 && main_.cache_bytes > 0) return std::min(own_caches_, main_.cache_bytes);
+  return main_.cache_bytes > 0 ? main_.cache_bytes : own_caches_;
+}
+
 bool BoundProbes::over_own_buffers(std::int64_t bytes_per_device, const ProbeMemory* call) const {
-  return call != nullptr && call->inputs.size() >= 2 && footprint(bytes_per_device) > main_.cache_bytes;
+  return call != nullptr && call->inputs.size() >= 2 && footprint(bytes_per_device) > own_buffers_above();
 }
 
 double BoundProbes::best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call) {
   const double main_gbps = gbps_of(best_kernel_for(main_, in_place));
-  const int k = std::max(devices_, 2);  // as the probe's
-  // Buffers of S bytes: an in-place call touches K of them, an out-of-place one 2 K; a kernel over
-  // fewer (read: K inputs) finds more of them in the caches than the call can.
-  const int working_set = (in_place ? 1 : 2) * k;
+  const int working_set = working_set_of(in_place);
   if (over_own_buffers(bytes_per_device, call)) {
-    // Over memory the caches cannot hold, the call may find its own pages faster than other
-    // memory (seen: K = 5, 256 MiB per device, 1.5 times the main probe's B): its own buffers,
-    // as they are, with its own kernels, give a B no call over them can beat.
+    // Beyond the cores' own caches, the call may find its own pages faster than other memory
+    // (seen: K = 5, 256 MiB per device, 1.5 times the main probe's B), and the shared caches and
+    // memory change rate from minute to minute (K = 8, 16 MiB in place, read 1.24 of a probe over
+    // other memory run once, before the row): its own buffers, as they are, with its own kernels,
+    // probed on both sides of its calls, give a B no call over them can beat.
     if (!by_call_.contains({bytes_per_device, in_place})) probe_again(bytes_per_device, in_place, call);
     const StreamProbe& own = by_call_.at({bytes_per_device, in_place});
     return std::max(main_gbps, gbps_of(best_kernel_for(own, in_place, working_set)));
@@ -414,7 +434,8 @@ void BoundProbes::probe_size(std::int64_t bytes_per_device) {
 
 bool BoundProbes::probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call) {
   if (over_own_buffers(bytes_per_device, call)) {
-    const StreamProbe again = measure_stream_probe_over(*call, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes);
+    const StreamProbe again = measure_stream_probe_over(*call, threads_, kFootprintRounds, main_.round_bytes, main_.cache_bytes,
+                                                        {in_place, working_set_of(in_place)});
     const auto [found, fresh] = by_call_.emplace(std::pair{bytes_per_device, in_place}, again);
     if (!fresh) keep_better(found->second, again);
     return true;

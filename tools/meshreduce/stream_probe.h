@@ -60,6 +60,10 @@ constexpr int kFootprintRounds = 25;
 
 // This machine's last-level caches, all of them together, as hwloc reports them (0 if it cannot).
 std::int64_t last_level_cache_bytes();
+// What the caches of `threads` cores hold by themselves: the C library's L2 size (sysconf) times
+// `threads` (0 if it cannot tell). Data beyond that lives in a last-level cache that every process
+// of the host shares, or in memory, and moves at a rate that changes from one minute to the next.
+std::int64_t own_cache_bytes(int threads);
 
 struct StreamProbe {
   int threads = 0;
@@ -92,10 +96,17 @@ struct ProbeMemory {
 StreamProbe measure_stream_probe(int devices, std::int64_t bytes, int threads, int rounds, std::int64_t round_bytes,
                                  std::int64_t cache_bytes);
 
+// Which kernels a probe runs: those that can bound a call (best_kernel_for), so that a probe for
+// one row spends no time on kernels whose rates would not count for it.
+struct KernelsThatCount {
+  bool in_place = true;         // the in-place kernels too (an in-place call's)
+  int min_buffers_touched = 0;  // a working set of at least this many buffers
+};
+
 // The same kernels over `memory` as it is: its pages already touched, its values kept (only the
 // outputs, and the inputs by the in-place kernels, are written). For a call's own buffers.
 StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, int rounds, std::int64_t round_bytes,
-                                      std::int64_t cache_bytes);
+                                      std::int64_t cache_bytes, KernelsThatCount only = {});
 
 // B for one kind of call: the best rate of the kernels that move bytes the way such a call can.
 // An out-of-place call cannot use the in-place kernels' trick. Over small buffers, whose data the
@@ -104,15 +115,23 @@ StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, in
 // Null when no kernel qualifies.
 const ProbeKernel* best_kernel_for(const StreamProbe& probe, bool in_place, int working_set_buffers = 0);
 
-// B for an allreduce of S bytes per device: for calls whose buffers outgrow the caches, the higher
-// of the main probe's and a probe over the call's own buffers (`call`, when given: the same
-// memory, pages and values the call runs over); for calls the caches hold, or without `call`
-// (then up to the main probe's memory), the higher of the main probe's and a probe over buffers
-// of S bytes; beyond that, the main probe's.
+// B for an allreduce of S bytes per device: for calls whose buffers outgrow the cores' own caches,
+// the higher of the main probe's and a probe over the call's own buffers (`call`, when given: the
+// same memory, pages and values the call runs over); for calls those caches hold, or without
+// `call` (then up to the main probe's memory), the higher of the main probe's and a probe over
+// buffers of S bytes; beyond that, the main probe's.
 class BoundProbes {
  public:
-  BoundProbes(StreamProbe main, int devices, int threads) : main_(std::move(main)), devices_(devices), threads_(threads) {}
+  // `own_caches`: what the cores' own caches hold (own_cache_bytes; 0: unknown, and the
+  // last-level caches, main.cache_bytes, take their place).
+  BoundProbes(StreamProbe main, int devices, int threads, std::int64_t own_caches)
+      : main_(std::move(main)), devices_(devices), threads_(threads), own_caches_(own_caches) {}
+  BoundProbes(StreamProbe main, int devices, int threads)
+      : main_(std::move(main)), devices_(devices), threads_(threads), own_caches_(own_cache_bytes(main_.threads)) {}
   const StreamProbe& main() const { return main_; }
+  // Calls whose buffers (K inputs and K outputs) take more than this are probed over their own
+  // buffers, on both sides of their calls: the cores' own caches, or the last-level caches if less.
+  std::int64_t own_buffers_above() const;
   // Runs the main probe again, and the probe over buffers of `bytes_per_device` if that size has
   // one (a footprint under the main probe's), keeping each kernel's better rates: B only rises.
   // For a sweep that times its rows one after another: the memory of a shared machine changes
@@ -122,9 +141,9 @@ class BoundProbes {
   // buffers) now, keeping each kernel's better rates. Before and after a row's calls: the memory
   // of a shared machine changes rate from one minute to the next, and a bound from a probe run
   // only on one side of the calls was seen to read 1.46 times too low. Calls whose buffers the
-  // caches hold are probed once (there are many such rows, and their probes are not moved by the
-  // memory's rate as much). Returns whether it ran over `call`'s buffers (whose values it then
-  // changed): it does for every call whose buffers outgrow the caches.
+  // cores' own caches hold are probed once (there are many such rows, and no other process moves
+  // their rate as much). Returns whether it ran over `call`'s buffers (whose values it then
+  // changed): it does for every call whose buffers outgrow those caches (own_buffers_above).
   bool probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   double best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   // 2 K S / B: the least time of an allreduce of `bytes_per_device`.
@@ -134,6 +153,8 @@ class BoundProbes {
 
  private:
   std::int64_t footprint(std::int64_t bytes_per_device) const;
+  // The buffers of S bytes such a call touches (best_kernel_for's working set).
+  int working_set_of(bool in_place) const;
   // Measures the probe over buffers of that size (again), keeping each kernel's better rates.
   void probe_size(std::int64_t bytes_per_device);
   // Whether such a call is bounded by a probe over its own buffers.
@@ -141,6 +162,7 @@ class BoundProbes {
   StreamProbe main_;
   int devices_;
   int threads_;
+  std::int64_t own_caches_;
   std::map<std::int64_t, StreamProbe> by_size_;
   std::map<std::pair<std::int64_t, bool>, StreamProbe> by_call_;
 };

@@ -243,7 +243,7 @@ StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int
   if (!has_outputs)
     std::erase_if(kernels, [](const Kernel& kernel) { return kernel.about.loop != ProbeLoop::read && !kernel.about.in_place; });
   std::erase_if(kernels, [&](const Kernel& kernel) {
-    return (kernel.about.in_place && !only.in_place) || kernel.about.buffers_touched < only.min_buffers_touched;
+    return !kernel_counts_for(kernel.about, only.in_place, only.min_buffers_touched);
   });
 
   StreamProbe probe;
@@ -355,11 +355,14 @@ StreamProbe run_kernels(const ProbeMemory& memory, detail::ThreadPool& pool, int
 
 }  // namespace
 
+bool kernel_counts_for(const ProbeKernel& kernel, bool in_place, int working_set_buffers) {
+  return (in_place || !kernel.in_place) && kernel.buffers_touched >= working_set_buffers;
+}
+
 const ProbeKernel* best_kernel_for(const StreamProbe& probe, bool in_place, int working_set_buffers) {
   const ProbeKernel* best = nullptr;
   for (const ProbeKernel& kernel : probe.kernels)
-    if ((in_place || !kernel.in_place) && kernel.buffers_touched >= working_set_buffers &&
-        (best == nullptr || kernel.best_gbps > best->best_gbps))
+    if (kernel_counts_for(kernel, in_place, working_set_buffers) && (best == nullptr || kernel.best_gbps > best->best_gbps))
       best = &kernel;
   return best;
 }

@@ -114,6 +114,8 @@ StreamProbe measure_stream_probe_over(const ProbeMemory& memory, int threads, in
 // kernel over fewer bytes would find more of them in the caches than the call can).
 // Null when no kernel qualifies.
 const ProbeKernel* best_kernel_for(const StreamProbe& probe, bool in_place, int working_set_buffers = 0);
+// Whether `kernel` can bound such a call (best_kernel_for's rule; KernelsThatCount's too).
+bool kernel_counts_for(const ProbeKernel& kernel, bool in_place, int working_set_buffers);
 
 // B for an allreduce of S bytes per device: for calls whose buffers outgrow the cores' own caches,
 // the higher of the main probe's and a probe over the call's own buffers (`call`, when given: the

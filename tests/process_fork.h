@@ -28,11 +28,26 @@ struct ChildResult {
   int signal = 0;       // the signal that ended it, or 0
 };
 
-inline std::filesystem::path fresh_store_directory() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "meshreduce-store-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  return pattern;
-}
+// A fresh directory for a job's store (or a test's marks), removed with what is in it when the
+// test is done with it, however the test ends. Forked children end by _exit and leave it alone.
+class ScratchDirectory {
+ public:
+  ScratchDirectory() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "meshreduce-store-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~ScratchDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // As run_forked, in the store `directory`, which it leaves for the caller to inspect.
 inline std::vector<ChildResult> run_forked_in(const std::filesystem::path& directory, int processes,
@@ -96,11 +111,8 @@ inline std::vector<ChildResult> run_forked_in(const std::filesystem::path& direc
 inline std::vector<ChildResult> run_forked(int processes,
                                            const std::function<std::string(int, std::shared_ptr<Bootstrap>)>& body,
                                            std::chrono::seconds deadline = std::chrono::seconds(120)) {
-  const auto directory = fresh_store_directory();
-  auto results = run_forked_in(directory, processes, body, deadline);
-  std::error_code ignored;
-  std::filesystem::remove_all(directory, ignored);
-  return results;
+  const ScratchDirectory directory;
+  return run_forked_in(directory.path(), processes, body, deadline);
 }
 
 }  // namespace meshreduce::testing

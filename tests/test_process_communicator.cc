@@ -318,7 +318,8 @@ TEST(ProcessCommunicator, PrivateBuffersMatchThreadsWithSeveralDevicesPerProcess
 }
 
 TEST(ProcessCommunicator, RejectsBadOptions) {
-  auto bootstrap = std::make_shared<StoreBootstrap>(std::make_shared<FileStore>(fresh_store_directory()), 0, 1);
+  const ScratchDirectory directory;
+  auto bootstrap = std::make_shared<StoreBootstrap>(std::make_shared<FileStore>(directory.path()), 0, 1);
   ProcessCommunicatorOptions options;
   options.local_devices = 0;
   expect_contains(thrown_message<InvalidArgument>([&] { ProcessCommunicator(bootstrap, options); }), {"local_devices must be >= 1, got 0"});

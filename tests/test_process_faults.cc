@@ -182,8 +182,10 @@ std::string leftovers(const std::vector<ChildResult>& results, const std::filesy
 // `longest` keeps the longest a survivor's faulty call lasted.
 std::string one_run(int victim, Fault fault, int target, bool windowed, std::map<std::string, int>& survivor_errors,
                     std::chrono::milliseconds& longest) {
-  const auto store = fresh_store_directory();
-  const auto marks = fresh_store_directory();  // not the store: only bootstrap keys may be left there
+  const ScratchDirectory store_directory;
+  const ScratchDirectory marks_directory;  // not the store: only bootstrap keys may be left there
+  const std::filesystem::path& store = store_directory.path();
+  const std::filesystem::path& marks = marks_directory.path();
   const auto results = run_forked_in(
       store, kProcesses,
       [&](int rank, std::shared_ptr<Bootstrap> bootstrap) {
@@ -222,9 +224,6 @@ std::string one_run(int victim, Fault fault, int target, bool windowed, std::map
     const std::string left = leftovers(results, store);
     if (!left.empty()) problem = "left behind:" + left;
   }
-  std::error_code ignored;
-  std::filesystem::remove_all(store, ignored);
-  std::filesystem::remove_all(marks, ignored);
   return problem.empty() ? "ok" : std::string(fault_name(fault)) + " of " + victim_name + " before its step " +
                                       std::to_string(target) + (windowed ? " in staging windows" : "") + ": " + problem;
 }
@@ -266,17 +265,15 @@ constexpr auto kStallTimeout = 2000ms;
 // `body(rank, comm, directory)` is each one's part and returns its result text.
 template <typename Body>
 std::vector<ChildResult> run_stall_report_job(Body body) {
-  const auto directory = fresh_store_directory();
-  auto results = run_forked_in(directory, 2, [&](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
+  const ScratchDirectory scratch;
+  const std::filesystem::path& directory = scratch.path();
+  return run_forked_in(directory, 2, [&](int rank, std::shared_ptr<Bootstrap> bootstrap) -> std::string {
     auto options = fault_options(false);
     options.timeout = kStallTimeout;
     meet(*bootstrap);
     ProcessCommunicator comm(bootstrap, options);
     return body(rank, comm, directory);
   });
-  std::error_code ignored;
-  std::filesystem::remove_all(directory, ignored);
-  return results;
 }
 
 // As Horovod's stall check: which rank, which of its tensors it has not submitted, how far it

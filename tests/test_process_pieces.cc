@@ -331,7 +331,8 @@ TEST(ProcessWait, PausesOnlyWithACorePerProcess) {
 }
 
 TEST(FileStore, SetsGetsAndTimesOutNamingTheKey) {
-  FileStore store(fresh_store_directory());
+  const ScratchDirectory directory;
+  FileStore store(directory.path());
   store.set("a/b", "value\n\0x");
   EXPECT_EQ(store.get("a/b", 10ms), std::string("value\n\0x"));
   expect_contains(thrown_message<TimeoutError>([&] { store.get("missing", 20ms); }), {"key 'missing' was not set within 20 ms"});
@@ -416,7 +417,8 @@ TEST(StoreBootstrap, ARankThatNeverArrivesIsATimeoutNamingIt) {
   for (int r : {0, 1})
     expect_contains(results[static_cast<std::size_t>(r)].text,
                     {"exception: bootstrap: rank " + std::to_string(r) + " waited 2000 ms for rank 2 in exchange 1"});
-  auto store = std::make_shared<FileStore>(fresh_store_directory());
+  const ScratchDirectory directory;
+  auto store = std::make_shared<FileStore>(directory.path());
   expect_contains(thrown_message<InvalidArgument>([&] { StoreBootstrap(store, 3, 3); }), {"rank 3 is outside 0..2"});
 }
 

@@ -249,7 +249,7 @@ TEST(StreamProbe, CallsThatOutgrowTheCoresOwnCachesAreProbedOverTheirOwnBuffers)
     EXPECT_TRUE(probes.probe_again(s, in_place, &call)) << in_place;
     const StreamProbe* own = probes.call_probe(s, in_place);
     ASSERT_NE(own, nullptr) << in_place;
-    EXPECT_EQ(own->rounds, kFootprintRounds);
+    EXPECT_EQ(own->rounds, main.rounds) << "a row's probe runs the main probe's rounds (--probe-rounds)";
     // Only kernels that can bound this call ran: over at least its working set, and in-place
     // kernels only for an in-place call.
     for (const ProbeKernel& kernel : own->kernels) {

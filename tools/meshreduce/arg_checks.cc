@@ -11,6 +11,8 @@
 #include "meshreduce/limits.h"
 #include "meshreduce/process_model.h"
 #include "process_backend.h"
+#include "sizes.h"
+#include "stream_probe.h"
 #include "meshreduce/error.h"
 
 namespace meshreduce::cli {
@@ -64,6 +66,14 @@ void check_fits_in_memory(const std::string& flag, const std::string& text, std:
                         " per device (" + std::to_string(buffers) + " buffers on each of " + std::to_string(devices) +
                         " devices must fit in this machine's " + human_bytes(static_cast<double>(memory)) +
                         " of memory)");
+}
+
+std::int64_t check_probe_flags(const std::string& bytes_text, std::int64_t rounds) {
+  check_range("--probe-rounds", rounds, 1, kMaxProbeRounds);
+  const std::int64_t bytes = parse_size(bytes_text, "--probe-bytes");
+  if (bytes < (std::int64_t{1} << 20)) throw InvalidArgument("--probe-bytes " + bytes_text + ": below the least, 1 MiB");
+  check_fits_in_memory("--probe-bytes", bytes_text, bytes, 2, 1);
+  return bytes;
 }
 
 std::string human_bytes(double bytes) {

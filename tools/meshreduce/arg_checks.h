@@ -38,6 +38,10 @@ std::int64_t physical_memory_bytes();
 void check_fits_in_memory(const std::string& flag, const std::string& text, std::int64_t bytes, int buffers,
                           int devices);
 
+// The streaming probe's flags (bench, calibrate): --probe-bytes parsed, at least 1 MiB and
+// two buffers of it in memory; --probe-rounds from 1 to kMaxProbeRounds. Returns the bytes.
+std::int64_t check_probe_flags(const std::string& bytes_text, std::int64_t rounds);
+
 // "64 MiB", "1.5 GiB": for messages.
 std::string human_bytes(double bytes);
 

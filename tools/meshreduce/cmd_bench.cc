@@ -30,6 +30,7 @@ struct BenchOptions {
   bool json = false;
   bool no_probe = false;
   std::string probe_bytes = "512M";
+  std::int64_t probe_rounds = kProbeRounds;
   BackendFlags backend;
 };
 
@@ -62,13 +63,7 @@ Sweep validate(const BenchOptions& bench, int devices, int buffers) {
   if (sweep.max_bytes < sweep.min_bytes)
     throw InvalidArgument("--max-bytes " + bench.max_bytes + ": below --min-bytes " + bench.min_bytes + " (" +
                           std::to_string(sweep.min_bytes) + " bytes): the table would be empty");
-  if (!bench.no_probe) {
-    sweep.probe_bytes = parse_size(bench.probe_bytes, "--probe-bytes");
-    constexpr std::int64_t kMinProbe = std::int64_t{1} << 20;
-    if (sweep.probe_bytes < kMinProbe)
-      throw InvalidArgument("--probe-bytes " + bench.probe_bytes + ": below the least, 1 MiB");
-    check_fits_in_memory("--probe-bytes", bench.probe_bytes, sweep.probe_bytes, 2, 1);
-  }
+  if (!bench.no_probe) sweep.probe_bytes = check_probe_flags(bench.probe_bytes, bench.probe_rounds);
   return sweep;
 }
 
@@ -203,6 +198,7 @@ int bench_processes(const BenchOptions& bench) {
   options.iterations = static_cast<int>(bench.iterations);
   options.json = bench.json;
   options.probe_bytes = sweep.probe_bytes;
+  options.probe_rounds = static_cast<int>(bench.probe_rounds);
   options.probe_threads = bench.job.threads;
   std::vector<std::int64_t> sizes;
   for (std::int64_t bytes = sweep.min_bytes; bytes <= sweep.max_bytes; bytes *= bench.factor) {
@@ -231,7 +227,7 @@ void run_bench(const BenchOptions& bench) {
   std::unique_ptr<BoundProbes> probes;
   if (!bench.no_probe)
     probes = std::make_unique<BoundProbes>(
-        measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, kMainProbeRounds, kMinProbeRoundBytes,
+        measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, static_cast<int>(bench.probe_rounds), kMinProbeRoundBytes,
                              last_level_cache_bytes()), communicator.size(),
         bench.job.threads);
   if (!bench.json) print_header(bench, sweep, communicator.size(), probes.get());
@@ -320,6 +316,9 @@ void add_bench_command(CLI::App& app) {
   command->add_flag("--json", options->json, "print JSON instead of the table");
   command->add_flag("--no-probe", options->no_probe, "skip the streaming probe (no bound column)");
   command->add_option("--probe-bytes", options->probe_bytes, "memory the streaming probe runs over, in all")
+      ->capture_default_str();
+  command->add_option("--probe-rounds", options->probe_rounds,
+                      "timed rounds per probe kernel, of the first probe and of each row's (fewer: quicker, a bound less sure)")
       ->capture_default_str();
   add_backend_flags(*command, options->backend, true);
   command->callback([options, command] {

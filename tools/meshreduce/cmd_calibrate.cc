@@ -32,6 +32,7 @@ struct CalibrateOptions {
   std::int64_t warmup = 1;
   std::int64_t iterations = 5;
   std::string probe_bytes = "512M";
+  std::int64_t probe_rounds = kProbeRounds;
 };
 
 // The largest K calibrate compares: that of any topology, since the comparison runs on flat:K
@@ -54,9 +55,7 @@ std::vector<std::int64_t> validate(const CalibrateOptions& options) {
     sizes.push_back(bytes);
   }
   if (options.from.empty()) {
-    const std::int64_t probe = parse_size(options.probe_bytes, "--probe-bytes");
-    if (probe < (std::int64_t{1} << 20)) throw InvalidArgument("--probe-bytes " + options.probe_bytes + ": below the least, 1 MiB");
-    check_fits_in_memory("--probe-bytes", options.probe_bytes, probe, 2, 1);
+    check_probe_flags(options.probe_bytes, options.probe_rounds);
     if (options.output.empty()) throw InvalidArgument("--output: empty file name");
   } else {
     const Topology stored = load_topology(options.from);
@@ -86,7 +85,8 @@ ThreadCosts obtain_costs(const CalibrateOptions& options) {
   // The all-threads memory figure is the streaming probe's, the one bench's bound uses: the best
   // of its copy kernels, as bytes copied per second (half its traffic).
   const StreamProbe probe = measure_stream_probe(static_cast<int>(options.devices),
-                                                 parse_size(options.probe_bytes, "--probe-bytes"), threads, kMainProbeRounds,
+                                                 parse_size(options.probe_bytes, "--probe-bytes"), threads,
+                                                 static_cast<int>(options.probe_rounds),
                                                  kMinProbeRoundBytes, last_level_cache_bytes());
   MemoryBandwidth bandwidth = measure_memory_bandwidth(std::int64_t{64} << 20, 5, threads);
   double copy_traffic = 0;
@@ -193,6 +193,8 @@ void add_calibrate_command(CLI::App& app) {
   command->add_option("--iterations,-n", options->iterations, "timed calls per algorithm and size")
       ->capture_default_str();
   command->add_option("--probe-bytes", options->probe_bytes, "memory the streaming probe runs over, in all")
+      ->capture_default_str();
+  command->add_option("--probe-rounds", options->probe_rounds, "timed rounds per probe kernel (fewer: quicker, less sure)")
       ->capture_default_str();
   command->callback([options] { run_calibrate(*options); });
 }

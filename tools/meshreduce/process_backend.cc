@@ -417,7 +417,7 @@ int process_bench(const ProcessBackendOptions& options, const std::vector<std::i
     job_cpus = union_of_cpus(cpus);
     on_job_cpus([&] {
       probes = std::make_unique<BoundProbes>(
-          measure_stream_probe(devices, options.probe_bytes, options.probe_threads, kMainProbeRounds, kMinProbeRoundBytes,
+          measure_stream_probe(devices, options.probe_bytes, options.probe_threads, options.probe_rounds, kMinProbeRoundBytes,
                                last_level_cache_bytes()), devices,
           options.probe_threads);
       for (const std::int64_t bytes : bytes_per_process)

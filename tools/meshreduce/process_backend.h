@@ -11,6 +11,7 @@
 
 #include "meshreduce/communicator.h"
 #include "meshreduce/types.h"
+#include "stream_probe.h"
 
 namespace meshreduce::cli {
 
@@ -49,6 +50,7 @@ struct ProcessBackendOptions {
   bool json = false;  // bench: the schema of `meshreduce bench --json`
   std::int64_t probe_bytes = std::int64_t{512} << 20;  // bench: memory of the streaming probe; 0 = none
   int probe_threads = 0;                               // bench: the probe's threads (0: all)
+  int probe_rounds = kProbeRounds;                     // bench: timed rounds per probe kernel
 };
 
 // The job's options from the thread backend's: algorithm, chunking, bucketing, stream threshold.

@@ -53,10 +53,10 @@ struct ProbeKernel {
 // yet written back.
 constexpr std::int64_t kMinProbeRoundBytes = std::int64_t{32} << 20;
 constexpr std::int64_t kRoundsPerCache = 4;
-constexpr int kMainProbeRounds = 25;     // the main probe's timed rounds per kernel
-// A smaller footprint's: its rounds are shorter (its data is in the caches), so more of them cost
-// little, and the best of more rounds is less likely to be one that other processes disturbed.
-constexpr int kFootprintRounds = 25;
+// Timed rounds per kernel, of the main probe and of each row's (bench --probe-rounds): the best of
+// many rounds is less likely to be one that other processes disturbed.
+constexpr int kProbeRounds = 25;
+constexpr int kMaxProbeRounds = 1000;
 
 // This machine's last-level caches, all of them together, as hwloc reports them (0 if it cannot).
 std::int64_t last_level_cache_bytes();

@@ -16,6 +16,11 @@
 
 namespace meshreduce::detail {
 
+// Message states within a call (ProcessExecution::state_).
+namespace {
+constexpr std::uint8_t kIdle = 0, kInFlight = 1, kDone = 2;
+}
+
 ProcessExecution::ProcessExecution(const Program& program, const ProcessProgram& lowered, const ProcessMap& map,
                                    std::vector<PeerMemory> peers, std::chrono::milliseconds timeout, Transport* transport)
     : program_(program), lowered_(lowered), map_(map), peers_(std::move(peers)), timeout_(timeout),
@@ -53,7 +58,7 @@ ProcessExecution::ProcessExecution(const Program& program, const ProcessProgram&
         first_send_[static_cast<std::size_t>(local.step)] = static_cast<int>(messages_.size());
         add(local.step, local.receiver);
       }
-    state_.assign(messages_.size(), 0);
+    state_.assign(messages_.size(), kIdle);
     receive_of_.assign(messages_.size(), -1);
     for (std::size_t r = 0; r < receives_.size(); ++r)
       for (int m = receives_[r].first; m < receives_[r].first + receives_[r].count; ++m)
@@ -161,11 +166,6 @@ void ProcessExecution::copy_out(int window) {
                   peers_[static_cast<std::size_t>(copy.process)].plan + copy.at + shift, copy.range.end - copy.range.begin,
                   dtypes_[slot], program_.large);
   }
-}
-
-// Message states within a call.
-namespace {
-constexpr std::uint8_t kIdle = 0, kInFlight = 1, kDone = 2;
 }
 
 void ProcessExecution::post_receives() {
@@ -477,7 +477,7 @@ void ProcessExecution::run(const LocalBuffers& buffers) {
     throw Error("rank " + std::to_string(lowered_.rank) +
                 ": an earlier call of this layout failed; the communicator cannot run it again");
   ++call_;
-  std::fill(state_.begin(), state_.end(), std::uint8_t{0});
+  std::fill(state_.begin(), state_.end(), kIdle);
   const int windows = lowered_.windows;
   try {
     publish_locators(buffers);

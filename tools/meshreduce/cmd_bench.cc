@@ -227,8 +227,9 @@ void run_bench(const BenchOptions& bench) {
   std::unique_ptr<BoundProbes> probes;
   if (!bench.no_probe)
     probes = std::make_unique<BoundProbes>(
-        measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, static_cast<int>(bench.probe_rounds), kMinProbeRoundBytes,
-                             last_level_cache_bytes()), communicator.size(),
+        measure_stream_probe(communicator.size(), sweep.probe_bytes, bench.job.threads, static_cast<int>(bench.probe_rounds),
+                             kMinProbeRoundBytes, last_level_cache_bytes()),
+        communicator.size(),
         bench.job.threads);
   if (!bench.json) print_header(bench, sweep, communicator.size(), probes.get());
 

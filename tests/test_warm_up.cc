@@ -48,5 +48,23 @@ TEST(WarmUp, SettlingStopsWhenItsTimeIsSpent) {
   EXPECT_EQ(settled, 23);
 }
 
+// bench's timed calls in blocks with the bound's probe between them: near-equal blocks, in order.
+TEST(WarmUp, TimedCallsSplitIntoNearEqualBlocks) {
+  const auto openers = [](int iterations, int blocks) {
+    std::vector<int> calls;
+    for (int j = -3; j < iterations + 3; ++j)
+      if (starts_block(j, iterations, blocks)) calls.push_back(j);
+    return calls;
+  };
+  EXPECT_EQ(openers(10, 5), (std::vector<int>{2, 4, 6, 8}));
+  EXPECT_EQ(openers(7, 5), (std::vector<int>{2, 3, 5, 6}));  // blocks of 2, 1, 2, 1, 1
+  EXPECT_EQ(openers(2, 5), (std::vector<int>{1}));           // no more blocks than calls
+  EXPECT_TRUE(openers(10, 1).empty());
+  EXPECT_TRUE(openers(1, 5).empty());
+  EXPECT_TRUE(openers(10, 0).empty());
+  // The most calls bench allows, without overflow.
+  EXPECT_EQ(openers(1'000'000, 4), (std::vector<int>{250'000, 500'000, 750'000}));
+}
+
 }  // namespace
 }  // namespace meshreduce::cli

@@ -336,7 +336,7 @@ std::int64_t TestBuffers::count_wrong(ReduceOp op) const {
 }
 
 CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp op, bool in_place, int warmup,
-                      int iterations) {
+                      int iterations, const CallBlocks& blocks) {
   const auto call = [&] {
     if (in_place) communicator.allreduce(buffers.outputs(), op);
     else communicator.allreduce(buffers.inputs(), buffers.outputs(), op);
@@ -358,12 +358,19 @@ CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp
     return elapsed.count();
   };
   for (int i = 0; i < warmup + iterations; ++i) {
+    if (blocks.between && starts_block(i - warmup, iterations, blocks.count)) {
+      blocks.between();
+      // What ran between leaves the caches as it used them (its written lines still to be written
+      // back), and the calls right after it were seen to take 1.2 times as long: they warm up
+      // again as they did before the first block.
+      if (warmup >= 1) timing.warmup_calls += settle(timed_call);
+    }
     const double elapsed = timed_call();
     if (i >= warmup) seconds.push_back(elapsed);
     // The first call (on the fresh inputs) shows the plan right.
     if (i == 0) timing.wrong += buffers.count_wrong(op);
     // After the least warm-up, more while the calls still get faster (warm_up.h).
-    if (i + 1 == warmup) timing.warmup_calls = warmup + settle(timed_call);
+    if (i + 1 == warmup) timing.warmup_calls += warmup + settle(timed_call);
   }
   // The last check shows that nothing drifted over repeated calls: out of place, the last timed
   // call's outputs; in place, one more call with the same communicator and plan, on fresh inputs.

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -125,8 +126,18 @@ struct CallTiming {
   std::int64_t wrong = 0;
   int warmup_calls = 0;  // untimed calls made before the timed ones
 };
+// Where the timed calls are split into blocks (CallBlocks::count, at most `iterations`), `between`
+// runs between two blocks, and then, if `warmup` is at least 1, untimed calls until they no longer
+// get faster (warm_up.h; counted in warmup_calls) bring the buffers back to the calls' steady
+// state. For a bound probed in between: calls and probe then sample the same minutes of a shared
+// machine. `between` may change the values of an in-place call's buffers (which the back-to-back
+// calls change anyway) and the outputs of an out-of-place one, never its inputs.
+struct CallBlocks {
+  int count = 1;
+  std::function<void()> between;
+};
 CallTiming time_calls(Communicator& communicator, TestBuffers& buffers, ReduceOp op, bool in_place, int warmup,
-                      int iterations);
+                      int iterations, const CallBlocks& blocks = {});
 
 
 }  // namespace meshreduce::cli

@@ -1,5 +1,6 @@
 #include "warm_up.h"
 
+#include <cstdint>
 #include <vector>
 
 #include "measures.h"
@@ -28,6 +29,13 @@ int settle(const std::function<double()>& timed_call) {
     block.clear();
   }
   return calls;
+}
+
+bool starts_block(int call, int iterations, int blocks) {
+  if (call <= 0 || call >= iterations || blocks <= 1) return false;
+  // Call j is in block floor(j * blocks / iterations), in 64 bits: both may be up to kMaxCalls.
+  const auto block_of = [&](int j) { return std::int64_t{j} * blocks / iterations; };
+  return block_of(call) != block_of(call - 1);
 }
 
 }  // namespace meshreduce::cli

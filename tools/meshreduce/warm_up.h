@@ -31,4 +31,8 @@ bool still_getting_faster(std::span<const double> before, std::span<const double
 // Returns how many calls it made (at least two blocks' worth, unless the time ran out first).
 int settle(const std::function<double()>& timed_call);
 
+// Whether timed call `call` (0-based, of `iterations`) opens a new block when the calls are split
+// into `blocks` near-equal blocks in order (the first opens none: it follows the warm-up).
+bool starts_block(int call, int iterations, int blocks);
+
 }  // namespace meshreduce::cli

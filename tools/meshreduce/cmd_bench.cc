@@ -67,6 +67,9 @@ Sweep validate(const BenchOptions& bench, int devices, int buffers) {
   return sweep;
 }
 
+// Blocks a row's timed calls are split into where a probe over their own buffers runs between them.
+constexpr std::int64_t kCallBlocks = 3;
+
 struct Result {
   double time_us = 0;
   double algbw = 0;
@@ -75,6 +78,7 @@ struct Result {
   double bound = -1;  // bound time / measured time; < 0: no probe
   double probe_gbps = 0;  // the B of the bound (the main probe's, or one over this footprint)
   int warmup_calls = 0;   // --warmup, and the calls made while they still got faster (warm_up.h)
+  int own_probes = 0;     // probes over the call's own buffers whose rates B draws on (0: none)
 };
 
 struct Row {
@@ -104,15 +108,31 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
     call.outputs.push_back(output);
   }
   const std::int64_t bytes = buffers.bytes_per_device();
-  // The row's probe runs on both sides of its calls (BoundProbes::probe_again).
-  if (probes != nullptr && probes->probe_again(bytes, in_place, &call)) buffers.reset_inputs();
+  // The row's probe runs on both sides of its calls (BoundProbes::probe_again). Over the call's own
+  // buffers it runs between blocks of the timed calls as well, the rounds of two probes shared among
+  // all, so that probe and calls sample the same seconds of a shared host, whose memory and
+  // last-level cache change rate from one second to the next (docs/benchmarking.md, "The bound").
+  const bool interleaved = probes != nullptr && probes->over_own_buffers(bytes, &call);
+  const int blocks = interleaved ? static_cast<int>(std::min<std::int64_t>(kCallBlocks, bench.iterations)) : 1;
+  const int rounds = interleaved ? static_cast<int>((2 * bench.probe_rounds + blocks) / (blocks + 1)) : 0;
+  int own_probes = 0;
+  const auto probe = [&] {
+    if (probes->probe_again(bytes, in_place, &call, rounds)) ++own_probes;
+  };
+  if (probes != nullptr) {
+    probe();
+    if (own_probes > 0) buffers.reset_inputs();
+  }
+  CallBlocks call_blocks;
+  if (interleaved) call_blocks = {blocks, probe};
   const CallTiming timing = time_calls(communicator, buffers, sweep.op, in_place, static_cast<int>(bench.warmup),
-                                       static_cast<int>(bench.iterations));
+                                       static_cast<int>(bench.iterations), call_blocks);
   const double t = timing.median_s;
   Result result{t * 1e6, algbw_gbps(bytes, t), busbw_gbps(bytes, t, communicator.size()), timing.wrong, -1, 0,
                 timing.warmup_calls};
   if (probes != nullptr && t > 0) {
-    probes->probe_again(bytes, in_place, &call);
+    probe();
+    result.own_probes = own_probes;
     result.probe_gbps = probes->best_gbps(bytes, in_place, &call);
     result.bound = probes->bound_seconds(bytes, in_place, &call) / t;
   }
@@ -151,7 +171,7 @@ void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, co
     std::printf("\n# bound: an allreduce of S bytes per device over K moves >= 2 K S bytes, so t >= 2 K S / B with"
                 " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place;\n# calls whose buffers the cores' own"
                 " caches (%s) hold use B over buffers of their size if higher, larger calls B over their own buffers,"
-                " probed right before and after their calls, if higher;\n"
+                " probed before, between blocks of and after their calls, if higher;\n"
                 "# \"bound\" = that time / measured time (<= 1; the JSON's probe_gbps is each row's B)\n",
                 out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps, in_place->name.c_str(),
                 probes->own_buffers_above() > 0 ? human_bytes(static_cast<double>(probes->own_buffers_above())).c_str()
@@ -182,6 +202,7 @@ nlohmann::json result_json(const Result& r) {
                      {"warmup_calls", r.warmup_calls}};
   out["bound"] = r.bound < 0 ? nlohmann::json() : nlohmann::json(r.bound);
   if (r.probe_gbps > 0) out["probe_gbps"] = r.probe_gbps;
+  if (r.own_probes > 0) out["own_buffer_probes"] = r.own_probes;
   return out;
 }
 

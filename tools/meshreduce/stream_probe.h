@@ -146,7 +146,11 @@ class BoundProbes {
   // cores' own caches hold are probed once (there are many such rows, and no other process moves
   // their rate as much). Returns whether it ran over `call`'s buffers (whose values it then
   // changed): it does for every call whose buffers outgrow those caches (own_buffers_above).
-  bool probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
+  // `rounds` per kernel of a probe over the call's own buffers (0: the main probe's): a row probed
+  // between blocks of its calls as well splits the rounds of two probes among more.
+  bool probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr, int rounds = 0);
+  // Whether such a call is bounded by a probe over its own buffers (probe_again runs over them).
+  bool over_own_buffers(std::int64_t bytes_per_device, const ProbeMemory* call) const;
   double best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   // 2 K S / B: the least time of an allreduce of `bytes_per_device`.
   double bound_seconds(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
@@ -159,8 +163,6 @@ class BoundProbes {
   int working_set_of(bool in_place) const;
   // Measures the probe over buffers of that size (again), keeping each kernel's better rates.
   void probe_size(std::int64_t bytes_per_device);
-  // Whether such a call is bounded by a probe over its own buffers.
-  bool over_own_buffers(std::int64_t bytes_per_device, const ProbeMemory* call) const;
   StreamProbe main_;
   int devices_;
   int threads_;

@@ -10,6 +10,7 @@ ratio of each binary's fractions to the first's.
 
     bench/bound/run.py [--meshreduce build/tools/meshreduce/meshreduce ...] [--ks 2,3,4,5,6,7,8]
                        [--min-bytes 16M] [--max-bytes 256M] [--factor 4] [--reps 3] [--iterations 10]
+                       [--spread]
 """
 import argparse
 import json
@@ -41,6 +42,8 @@ def main():
     parser.add_argument("--factor", default="4")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--spread", action="store_true",
+                        help="also print each cell's lowest and highest single run")
     args = parser.parse_args()
     binaries = args.meshreduce or ["build/tools/meshreduce/meshreduce"]
     ks = [int(k) for k in args.ks.split(",")]
@@ -85,6 +88,10 @@ def main():
                       for value in values)
         print(f"# highest fraction of any single run: {highest[0]:.2f} (K={highest[1]}, {size_text(highest[2])}, "
               f"{'in place' if highest[3] else 'out of place'})")
+        if args.spread:
+            for name, pick in (("lowest", min), ("highest", max)):
+                table(f"# {name} single run per cell", ks, sizes,
+                      lambda k, s: f"{pick(fractions[(b, k, s, False)]):.2f}/{pick(fractions[(b, k, s, True)]):.2f}")
     for b in range(1, len(binaries)):
         table(f"# ratio of fractions, {binaries[b]} / {binaries[0]} (each row's B measured in its own run)", ks, sizes,
               lambda k, s: f"{med[(b, k, s, False)] / med[(0, k, s, False)]:.2f}/"

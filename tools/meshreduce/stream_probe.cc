@@ -398,7 +398,7 @@ double BoundProbes::best_gbps(std::int64_t bytes_per_device, bool in_place, cons
     // (seen: K = 5, 256 MiB per device, 1.5 times the main probe's B), and the shared caches and
     // memory change rate from minute to minute (K = 8, 16 MiB in place, read 1.24 of a probe over
     // other memory run once, before the row): its own buffers, as they are, with its own kernels,
-    // probed on both sides of its calls, give a B no call over them can beat.
+    // probed around and between blocks of its calls, give a B no call over them can beat.
     if (!by_call_.contains({bytes_per_device, in_place})) probe_again(bytes_per_device, in_place, call);
     const StreamProbe& own = by_call_.at({bytes_per_device, in_place});
     return std::max(main_gbps, gbps_of(best_kernel_for(own, in_place, working_set)));

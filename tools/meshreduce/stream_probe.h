@@ -132,7 +132,8 @@ class BoundProbes {
       : main_(std::move(main)), devices_(devices), threads_(threads), own_caches_(own_cache_bytes(main_.threads)) {}
   const StreamProbe& main() const { return main_; }
   // Calls whose buffers (K inputs and K outputs) take more than this are probed over their own
-  // buffers, on both sides of their calls: the cores' own caches, or the last-level caches if less.
+  // buffers, around and between blocks of their calls: the cores' own caches, or the last-level
+  // caches if less.
   std::int64_t own_buffers_above() const;
   // Runs the main probe again, and the probe over buffers of `bytes_per_device` if that size has
   // one (a footprint under the main probe's), keeping each kernel's better rates: B only rises.

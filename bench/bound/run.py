@@ -10,7 +10,7 @@ ratio of each binary's fractions to the first's.
 
     bench/bound/run.py [--meshreduce build/tools/meshreduce/meshreduce ...] [--ks 2,3,4,5,6,7,8]
                        [--min-bytes 16M] [--max-bytes 256M] [--factor 4] [--reps 3] [--iterations 10]
-                       [--spread]
+                       [--spread] [--save runs.json]
 """
 import argparse
 import json
@@ -44,6 +44,8 @@ def main():
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--spread", action="store_true",
                         help="also print each cell's lowest and highest single run")
+    parser.add_argument("--save", metavar="FILE",
+                        help="write every run's bench JSON there, with its binary, K, repetition and load")
     args = parser.parse_args()
     binaries = args.meshreduce or ["build/tools/meshreduce/meshreduce"]
     ks = [int(k) for k in args.ks.split(",")]
@@ -56,6 +58,7 @@ def main():
     fractions = {}  # (binary, k, bytes, in_place) -> [fraction per repetition]
     times = {}  # (binary, k, bytes, in_place) -> [median call time per repetition, us]
     loads = []
+    saved = []  # every run's bench JSON, for --save
     for rep in range(args.reps):
         order = ks[rep % len(ks):] + ks[:rep % len(ks)]
         for k in order:
@@ -65,7 +68,9 @@ def main():
                 out = subprocess.run([binaries[b], "bench", "-k", str(k), "-b", args.min_bytes, "-e", args.max_bytes,
                                       "-f", args.factor, "-n", str(args.iterations), "--json"],
                                      check=True, capture_output=True, text=True).stdout
-                for row in json.loads(out)["results"]:
+                run = json.loads(out)
+                saved.append({"binary": binaries[b], "k": k, "rep": rep + 1, "load": loads[-1], "bench": run})
+                for row in run["results"]:
                     if row["wrong"] or row["in_place"]["wrong"]:
                         sys.exit(f"{binaries[b]} K={k} {row['bytes']} bytes: wrong elements; the figures do not count")
                     fractions.setdefault((b, k, row["bytes"], False), []).append(row["bound"])
@@ -74,6 +79,9 @@ def main():
                     times.setdefault((b, k, row["bytes"], True), []).append(row["in_place"]["time_us"])
             print(f"# rep {rep + 1}/{args.reps}, K={k} done (load {loads[-1]:.1f})", file=sys.stderr, flush=True)
 
+    if args.save:
+        with open(args.save, "w") as file:
+            json.dump(saved, file, indent=1)
     sizes = sorted({size for (_, _, size, _) in fractions})
     med = {key: statistics.median(values) for key, values in fractions.items()}
     time = {key: statistics.median(values) for key, values in times.items()}
@@ -86,7 +94,8 @@ def main():
         # in every run, not only in the median.
         highest = max((value, k, s, in_place) for (bb, k, s, in_place), values in fractions.items() if bb == b
                       for value in values)
-        print(f"# highest fraction of any single run: {highest[0]:.2f} (K={highest[1]}, {size_text(highest[2])}, "
+        # Three decimals: a run that read 1.004 would print as 1.00 in bench's own table.
+        print(f"# highest fraction of any single run: {highest[0]:.3f} (K={highest[1]}, {size_text(highest[2])}, "
               f"{'in place' if highest[3] else 'out of place'})")
         if args.spread:
             for name, pick in (("lowest", min), ("highest", max)):

@@ -79,6 +79,7 @@ struct Result {
   double probe_gbps = 0;  // the B of the bound (the main probe's, or one over this footprint)
   int warmup_calls = 0;   // --warmup, and the calls made while they still got faster (warm_up.h)
   int own_probes = 0;     // probes over the call's own buffers whose rates B draws on (0: none)
+  double own_gbps = 0;    // their B alone (probe_gbps is it, or the main probe's B if that counts and is higher)
 };
 
 struct Row {
@@ -134,6 +135,7 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
     probe();
     result.own_probes = own_probes;
     result.probe_gbps = probes->best_gbps(bytes, in_place, &call);
+    result.own_gbps = probes->own_buffers_gbps(bytes, in_place);
     result.bound = probes->bound_seconds(bytes, in_place, &call) / t;
   }
   return result;
@@ -171,7 +173,8 @@ void print_header(const BenchOptions& bench, const Sweep& sweep, int devices, co
     std::printf("\n# bound: an allreduce of S bytes per device over K moves >= 2 K S bytes, so t >= 2 K S / B with"
                 " B = %.2f GB/s (%s) out of place, %.2f GB/s (%s) in place;\n# calls whose buffers the cores' own"
                 " caches (%s) hold use B over buffers of their size if higher, larger calls B over their own buffers,"
-                " probed before, between blocks of and after their calls, if higher;\n"
+                " probed before, between blocks of and after their calls (the main probe's instead if higher and"
+                " over at least as many bytes);\n"
                 "# \"bound\" = that time / measured time (<= 1; the JSON's probe_gbps is each row's B)\n",
                 out_of_place->best_gbps, out_of_place->name.c_str(), in_place->best_gbps, in_place->name.c_str(),
                 probes->own_buffers_above() > 0 ? human_bytes(static_cast<double>(probes->own_buffers_above())).c_str()
@@ -202,7 +205,10 @@ nlohmann::json result_json(const Result& r) {
                      {"warmup_calls", r.warmup_calls}};
   out["bound"] = r.bound < 0 ? nlohmann::json() : nlohmann::json(r.bound);
   if (r.probe_gbps > 0) out["probe_gbps"] = r.probe_gbps;
-  if (r.own_probes > 0) out["own_buffer_probes"] = r.own_probes;
+  if (r.own_probes > 0) {
+    out["own_buffer_probes"] = r.own_probes;
+    out["own_buffer_gbps"] = r.own_gbps;
+  }
   return out;
 }
 

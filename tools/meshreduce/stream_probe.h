@@ -118,8 +118,10 @@ const ProbeKernel* best_kernel_for(const StreamProbe& probe, bool in_place, int 
 bool kernel_counts_for(const ProbeKernel& kernel, bool in_place, int working_set_buffers);
 
 // B for an allreduce of S bytes per device: for calls whose buffers outgrow the cores' own caches,
-// the higher of the main probe's and a probe over the call's own buffers (`call`, when given: the
-// same memory, pages and values the call runs over); for calls those caches hold, or without
+// a probe over the call's own buffers (`call`, when given: the same memory, pages and values the
+// call runs over), or the main probe's if higher where the call's buffers are no larger than the
+// main probe's (a kernel over fewer bytes than the call finds more of them in the caches than the
+// call can: best_kernel_for's working-set rule); for calls those caches hold, or without
 // `call` (then up to the main probe's memory), the higher of the main probe's and a probe over
 // buffers of S bytes; beyond that, the main probe's.
 class BoundProbes {
@@ -155,6 +157,8 @@ class BoundProbes {
   double best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   // 2 K S / B: the least time of an allreduce of `bytes_per_device`.
   double bound_seconds(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
+  // The B of the probes over such a call's own buffers alone (0: none ran).
+  double own_buffers_gbps(std::int64_t bytes_per_device, bool in_place) const;
   // The probe over a call's own buffers that best_gbps measured, if any.
   const StreamProbe* call_probe(std::int64_t bytes_per_device, bool in_place) const;
 

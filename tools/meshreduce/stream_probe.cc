@@ -440,9 +440,9 @@ void BoundProbes::probe_size(std::int64_t bytes_per_device) {
   if (!fresh) keep_better(found->second, again);
 }
 
-bool BoundProbes::probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call, int rounds) {
+bool BoundProbes::probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call) {
   if (over_own_buffers(bytes_per_device, call)) {
-    const StreamProbe again = measure_stream_probe_over(*call, threads_, rounds > 0 ? rounds : main_.rounds,
+    const StreamProbe again = measure_stream_probe_over(*call, threads_, main_.rounds,
                                                         main_.round_bytes, main_.cache_bytes,
                                                         {in_place, working_set_of(in_place)});
     const auto [found, fresh] = by_call_.emplace(std::pair{bytes_per_device, in_place}, again);

@@ -149,9 +149,7 @@ class BoundProbes {
   // cores' own caches hold are probed once (there are many such rows, and no other process moves
   // their rate as much). Returns whether it ran over `call`'s buffers (whose values it then
   // changed): it does for every call whose buffers outgrow those caches (own_buffers_above).
-  // `rounds` per kernel of a probe over the call's own buffers (0: the main probe's): a row probed
-  // between blocks of its calls as well splits the rounds of two probes among more.
-  bool probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr, int rounds = 0);
+  bool probe_again(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);
   // Whether such a call is bounded by a probe over its own buffers (probe_again runs over them).
   bool over_own_buffers(std::int64_t bytes_per_device, const ProbeMemory* call) const;
   double best_gbps(std::int64_t bytes_per_device, bool in_place, const ProbeMemory* call = nullptr);

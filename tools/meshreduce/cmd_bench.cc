@@ -113,7 +113,7 @@ Result measure(Communicator& communicator, const BenchOptions& bench, const Swee
   // buffers it runs between blocks of the timed calls as well, so that probe and calls sample the
   // same seconds of a shared host, whose memory and last-level cache change rate from one second to
   // the next (docs/benchmarking.md, "The bound"); each probe runs every round (--probe-rounds): with
-  // half as many, a row's median call beat the best of 52 rounds over its own buffers by 1-2%.
+  // half as many, a row's median call beat the best of 52 rounds over its own buffers by up to 1.4%.
   const bool interleaved = probes != nullptr && probes->over_own_buffers(bytes, &call);
   const int blocks = interleaved ? static_cast<int>(std::min<std::int64_t>(kCallBlocks, bench.iterations)) : 1;
   int own_probes = 0;
